@@ -1,0 +1,1 @@
+"""Built-in attacks; importing this package registers them."""

@@ -1,0 +1,1 @@
+"""Result records as leaderboard entries: validation, rendering and publication."""
