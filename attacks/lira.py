@@ -1,0 +1,78 @@
+"""LiRA: the likelihood-ratio attack (Carlini et al., S&P 2022).
+
+The statistic is the logit-scaled confidence phi = log p_y - log sum_{y' != y} p_y'.
+For each example and view, Gaussians are fitted to phi over the reference models
+that trained on it (IN) and those that did not (OUT). Online LiRA scores the
+likelihood ratio IN/OUT; offline LiRA scores how far phi lies above the OUT
+distribution (one-sided). Scores are averaged over the task's views.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+from scipy.stats import norm
+
+from miabench.api import Attack, AttackView, ThreatModel
+from miabench.errors import UserError
+from miabench.registry import attacks
+
+MIN_STD = 1e-6  # keeps a degenerate (all-equal) reference distribution finite
+
+
+def logit_scaled_confidence(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """phi for log-probabilities ``[..., N, A, C]`` (leading axes allowed): shape ``[..., N, A]``."""
+    classes = np.arange(log_probs.shape[-1])
+    is_true = classes == labels[:, None, None]  # [N, 1, C], broadcasts over leading axes and views
+    true = np.where(is_true, log_probs, -np.inf).max(axis=-1)
+    others = logsumexp(np.where(is_true, -np.inf, log_probs), axis=-1)
+    return true - others
+
+
+def gaussian(phi: np.ndarray, mask: np.ndarray, fixed_variance: bool, side: str):
+    """Mean and std over references where ``mask`` ([R, N, 1]) holds; ``phi`` is [R, N, A]."""
+    count = mask.sum(axis=0)  # [N, 1]
+    if (count == 0).any():
+        raise UserError(
+            f"LiRA needs at least one {side} reference model for every example, but {int((count == 0).sum())} "
+            f"have none; use more models (--models) or, for IN, online=false"
+        )
+    mean = (phi * mask).sum(axis=0) / count
+    squares = (((phi - mean) ** 2) * mask).sum(axis=0)
+    pooled = np.sqrt(squares.sum(axis=0) / count.sum())  # one std per view, shared by all examples
+    if fixed_variance:
+        std = np.broadcast_to(pooled, mean.shape)
+    else:
+        # An example with a single reference on this side has no spread of its own: use the pooled std.
+        std = np.where(count >= 2, np.sqrt(squares / np.maximum(count, 1)), pooled)
+    return mean, np.maximum(std, MIN_STD)
+
+
+@attacks.register("lira-offline", online=False)
+@attacks.register("lira")
+@dataclass
+class LiRA(Attack):
+    online: bool = True
+    fixed_variance: bool = False
+
+    citation = """@inproceedings{carlini2022membership,
+  title={Membership Inference Attacks From First Principles},
+  author={Carlini, Nicholas and Chien, Steve and Nasr, Milad and Song, Shuang and Terzis, Andreas and Tram{\\`e}r, Florian},
+  booktitle={IEEE Symposium on Security and Privacy (S\\&P)},
+  year={2022}
+}"""
+
+    def threat_model(self) -> ThreatModel:
+        return ThreatModel(access="scores", min_references=2 if self.online else 1, online=self.online)
+
+    def score(self, view: AttackView) -> np.ndarray:
+        target = logit_scaled_confidence(view.target, view.labels)  # [N, A]
+        references = logit_scaled_confidence(view.references, view.labels)  # [R, N, A]
+        is_in = view.reference_members[:, :, None]
+        mean_out, std_out = gaussian(references, ~is_in, self.fixed_variance, "OUT")
+        if self.online:
+            mean_in, std_in = gaussian(references, is_in, self.fixed_variance, "IN")
+            ratio = norm.logpdf(target, mean_in, std_in) - norm.logpdf(target, mean_out, std_out)
+        else:
+            ratio = -norm.logsf(target, mean_out, std_out)
+        return ratio.mean(axis=1)

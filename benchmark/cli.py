@@ -1,0 +1,119 @@
+"""The ``miabench`` command: list components, run a benchmark, score a signals file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tabulate import tabulate
+
+from miabench import report, runner
+from miabench.errors import UserError
+from miabench.params import declared, parse_assignments
+from miabench.registry import attacks, defenses, tasks
+
+REGISTRIES = {"tasks": tasks, "attacks": attacks, "defenses": defenses}
+
+
+def parameters_text(entry) -> str:
+    values = {name: f.default for name, f in declared(entry.component_class).items()}
+    values.update(entry.preset)
+    return ", ".join(f"{k}={v}" for k, v in values.items()) or "-"
+
+
+def list_components(kind: str | None) -> str:
+    blocks = []
+    for name, registry in REGISTRIES.items():
+        if kind not in (None, name):
+            continue
+        rows = []
+        for component in registry.names():
+            entry = registry.entry(component)
+            row = [component, parameters_text(entry)]
+            if name == "tasks":
+                meta = entry.component_class.metadata
+                row = [component, meta.version, meta.model_family, meta.default_models, meta.description, row[1]]
+            rows.append(row)
+        headers = ["task", "version", "model family", "K", "description", "parameters"] if name == "tasks" else [
+            name[:-1],
+            "parameters (defaults)",
+        ]
+        blocks.append(f"{name}:\n" + tabulate(rows, headers=headers, tablefmt="github"))
+    return "\n\n".join(blocks)
+
+
+def comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="miabench", description=__doc__)
+    sub = main.add_subparsers(dest="command", required=True)
+
+    listing = sub.add_parser("list", help="list the registered tasks, attacks and defenses")
+    listing.add_argument("kind", nargs="?", choices=sorted(REGISTRIES))
+
+    run = sub.add_parser("run", help="train the models of a task and attack each in turn")
+    run.add_argument("--task", default=runner.DEFAULT_TASK)
+    run.add_argument("--attack", type=comma_list, default=list(runner.DEFAULT_ATTACKS), help="comma-separated")
+    run.add_argument("--defense", default=runner.DEFAULT_DEFENSE)
+    run.add_argument("--models", type=int, help="K, the number of models (default: the task's)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="component parameter")
+    run.add_argument("--out", type=Path, help="directory for the records (default: miabench-results/...)")
+    run.add_argument("--data-dir", help="local dataset folder (default: $MIABENCH_DATA_DIR, else the public source)")
+    run.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    run.add_argument("--models-per-group", type=int, help="models trained together (default: all K)")
+    run.add_argument("--cache-dir", type=Path, help="signals cache (default: $MIABENCH_CACHE_DIR or the user cache)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    score = sub.add_parser("score", help="attack every model of a signals.npz file in turn")
+    score.add_argument("--signals", type=Path, required=True)
+    score.add_argument("--attack", required=True)
+    score.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    score.add_argument("--out", type=Path, required=True)
+    score.add_argument("--seed", type=int, default=0, help="seed of the bootstrap confidence intervals")
+    return main
+
+
+def execute(args: argparse.Namespace) -> None:
+    if args.command == "list":
+        print(list_components(args.kind))
+    elif args.command == "run":
+        records = runner.run(
+            task=args.task,
+            attacks=args.attack,
+            defense=args.defense,
+            models=args.models,
+            seed=args.seed,
+            params=parse_assignments(args.param),
+            out=args.out,
+            data_dir=args.data_dir,
+            device=args.device,
+            models_per_group=args.models_per_group,
+            cache_dir=args.cache_dir,
+            progress=not args.quiet,
+        )
+        print(report.run_summary(records))
+    elif args.command == "score":
+        record = runner.score(args.signals, args.attack, parse_assignments(args.param), args.out, args.seed)
+        print(report.run_summary([record]))
+        print(f"\nrecord written to {args.out / 'result.json'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        execute(args)
+    except UserError as error:
+        print(f"miabench: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("miabench: interrupted; run the same command again to resume from the cache", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

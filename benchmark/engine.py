@@ -1,0 +1,166 @@
+"""The training engine: trains a group of models together and queries them.
+
+Models whose family allows it are stacked — each weight gets a leading model axis
+and one ``torch.func.vmap`` runs them all — so K small models cost about as much
+as one larger one. Families that cannot be stacked train one at a time through the
+same loop. Each model draws its initialisation and its batch order from its own
+seed, so both paths train the same models.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from miabench import device as devices
+from miabench.api import Recipe
+from miabench.atomic import save_torch
+from miabench.seeding import derive
+
+
+class StackedModels(nn.Module):
+    """G copies of one architecture with separate weights, run by one vmap."""
+
+    def __init__(self, modules: Sequence[nn.Module]):
+        super().__init__()
+        params, buffers = torch.func.stack_module_state(list(modules))
+        self._names = list(params)
+        self.weights = nn.ParameterList([nn.Parameter(params[n].detach().clone()) for n in self._names])
+        self._buffer_names = list(buffers)
+        for i, name in enumerate(self._buffer_names):  # registered, so checkpoints carry them
+            self.register_buffer(f"stacked_buffer_{i}", buffers[name].clone())
+        self._skeleton = [copy.deepcopy(modules[0]).to("meta")]  # in a list: not a submodule
+
+    def _call(self, params, buffers, x):
+        return torch.func.functional_call(self._skeleton[0], (params, buffers), (x,))
+
+    def _run(self, x, x_dim):
+        params = dict(zip(self._names, self.weights))
+        buffers = {name: getattr(self, f"stacked_buffer_{i}") for i, name in enumerate(self._buffer_names)}
+        return torch.func.vmap(self._call, in_dims=(0, 0, x_dim), randomness="different")(params, buffers, x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Each model on its own batch: ``x [G, B, ...] -> [G, B, C]``."""
+        return self._run(x, 0)
+
+    def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
+        """Every model on the same batch: ``x [B, ...] -> [G, B, C]``."""
+        return self._run(x, None)
+
+
+class SingleModel(nn.Module):
+    """One model behind the same interface as :class:`StackedModels` (G = 1)."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x[0])[None]
+
+    def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x)[None]
+
+
+def initialise(make_model: Callable[[], nn.Module], seed: int, model_index: int) -> nn.Module:
+    """A fresh model whose weights depend only on (seed, model index)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive(seed, "init", model_index))
+        return make_model()
+
+
+def batch_order(member_lists: Sequence[np.ndarray], steps: int, batch_size: int, seed: int, model_indices, epoch):
+    """``[G, steps * batch_size]`` example indices: each model's own members, reshuffled every epoch.
+
+    Models with fewer members than the largest wrap around their shuffled list, so
+    all models take the same number of equally sized steps.
+    """
+    rows = []
+    for members, k in zip(member_lists, model_indices):
+        rng = np.random.default_rng(derive(seed, "batches", k, epoch))
+        rows.append(np.resize(rng.permutation(members), steps * batch_size))
+    return np.stack(rows)
+
+
+def make_optimizer(parameters, recipe: Recipe) -> torch.optim.Optimizer:
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    raise ValueError(f"unknown optimizer '{recipe.optimizer}' in the recipe; use adam or sgd")
+
+
+def train(
+    models: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    members: np.ndarray,
+    model_indices: Sequence[int],
+    recipe: Recipe,
+    seed: int,
+    checkpoint: Path | None = None,
+    progress: bool = True,
+) -> nn.Module:
+    """Train the group ``models`` (model ``model_indices[g]`` on ``members[model_indices[g]]``).
+
+    ``members`` is the whole plan ``[K, N]``: the number of steps per epoch is set by
+    its largest member set, so a model trains identically in any grouping. With a
+    ``checkpoint`` path the state is saved after every epoch and a rerun resumes.
+    """
+    device = x.device
+    member_lists = [np.flatnonzero(members[k]) for k in model_indices]
+    steps = math.ceil(members.sum(axis=1).max() / recipe.batch_size)
+    optimizer = make_optimizer(models.parameters(), recipe)
+    start = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        models.load_state_dict(state["models"])
+        optimizer.load_state_dict(state["optimizer"])
+        start = state["epoch"]
+    models.train()
+    label = f"train models {model_indices[0]}..{model_indices[-1]}"
+    for epoch in tqdm(range(start, recipe.epochs), desc=label, initial=start, total=recipe.epochs, disable=not progress):
+        torch.manual_seed(derive(seed, "epoch", tuple(model_indices), epoch))  # dropout and other in-model noise
+        order = torch.from_numpy(batch_order(member_lists, steps, recipe.batch_size, seed, model_indices, epoch))
+        order = order.to(device)
+        for step in range(steps):
+            idx = order[:, step * recipe.batch_size : (step + 1) * recipe.batch_size]  # [G, B]
+            with devices.autocast(device):
+                logits = models(x[idx])  # [G, B, C]
+            loss = F.cross_entropy(logits.float().flatten(0, 1), y[idx].flatten(), reduction="none")
+            loss = loss.view(idx.shape).mean(dim=1).sum()  # sum over models: each gets its own gradient
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        if checkpoint is not None:
+            save_torch({"models": models.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1}, checkpoint)
+    return models
+
+
+@torch.no_grad()
+def predict(models: nn.Module, x: torch.Tensor, augment: Callable, views: int, chunk: int = 2048) -> torch.Tensor:
+    """Logits of every model on every example and view: ``[G, N, A, C]`` float32 on the CPU."""
+    models.eval()
+    out = []
+    for start in range(0, len(x), chunk):
+        batch = x[start : start + chunk]
+        per_view = []
+        for view in range(views):
+            with devices.autocast(x.device):
+                per_view.append(models.forward_shared(augment(batch, view)).float())
+        out.append(torch.stack(per_view, dim=2).cpu())
+    return torch.cat(out, dim=1)
+
+
+def accuracy(models: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Test accuracy of each model of the group: ``[G]``."""
+    logits = predict(models, x, lambda batch, view: batch, views=1)[:, :, 0]
+    return (logits.argmax(-1) == y.cpu()).float().mean(dim=1).numpy()

@@ -1,0 +1,112 @@
+"""From a task, a plan and a defense to the signals cube, through the cache.
+
+Models train in groups (all K stacked at once by default; one at a time for
+families that cannot be stacked). Each finished group's logits are saved as a
+part, and each epoch as a checkpoint, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from miabench import engine
+from miabench.api import Defense, Population, Recipe, Task
+from miabench.atomic import save_npz
+from miabench.cache import SignalsCache, config_hash
+from miabench.plan import MembershipPlan
+from miabench.signals import Signals
+
+
+@dataclass
+class Setup:
+    """Everything that determines the trained models, and so the cache key."""
+
+    task: Task
+    population: Population
+    plan: MembershipPlan
+    defense: Defense
+    recipe: Recipe
+    seed: int
+    device: torch.device
+
+    def config(self) -> dict:
+        meta = self.task.metadata
+        return {
+            "task": {"name": meta.name, "version": meta.version, "params": dataclasses.asdict(self.task)},
+            "model_family": meta.model_family,
+            "data_fingerprint": self.population.fingerprint,
+            "defense": {"name": self.defense.name, "params": dataclasses.asdict(self.defense)},
+            "recipe": dataclasses.asdict(self.recipe),
+            "plan_hash": self.plan.hash,
+            "models": self.plan.num_models,
+            "seed": self.seed,
+            "precision": "bf16" if self.device.type == "cuda" else "fp32",
+        }
+
+
+def groups(num_models: int, batchable: bool, models_per_group: int | None) -> list[list[int]]:
+    size = (models_per_group or num_models) if batchable else 1
+    return [list(range(start, min(start + size, num_models))) for start in range(0, num_models, size)]
+
+
+def build_group(setup: Setup, indices: list[int]) -> torch.nn.Module:
+    modules = [engine.initialise(setup.task.make_model, setup.seed, k) for k in indices]
+    group = engine.StackedModels(modules) if setup.task.batchable else engine.SingleModel(modules[0])
+    return group.to(setup.device)
+
+
+def train_group(setup: Setup, indices: list[int], checkpoint: Path | None, progress: bool) -> tuple:
+    """Train one group and return its logits ``[G, N, A, C]`` and test accuracies ``[G]``."""
+    task, population, device = setup.task, setup.population, setup.device
+    x, y = population.x.to(device), population.y.to(device)
+    models = build_group(setup, indices)
+    engine.train(models, x, y, setup.plan.members, indices, setup.recipe, setup.seed, checkpoint, progress)
+    logits = engine.predict(models, x, task.augment, len(task.augmentations))
+    test_accuracy = engine.accuracy(models, population.x_test.to(device), population.y_test.to(device))
+    return logits.numpy(), test_accuracy
+
+
+def load_part(path: Path):
+    try:
+        with np.load(path) as part:
+            return part["logits"], part["test_accuracy"]
+    except (OSError, ValueError, KeyError, EOFError):
+        return None  # unreadable: retrain this group
+
+
+def compute_signals(
+    setup: Setup, cache: SignalsCache, models_per_group: int | None = None, progress: bool = True
+) -> tuple[Signals, dict]:
+    """The signals cube for ``setup``, from the cache or freshly trained; also timing info."""
+    config = setup.config()
+    key = config_hash(config)
+    started = time.perf_counter()
+    cached = cache.load(key)
+    if cached is not None:
+        return cached, {"cache_key": key, "cache_hit": True, "train_seconds": 0.0}
+    work = cache.work_dir(key)
+    logits, accuracies = [], []
+    for indices in groups(setup.plan.num_models, setup.task.batchable, models_per_group):
+        name = f"models-{indices[0]:04d}-{indices[-1]:04d}"
+        part = load_part(work / f"{name}.npz") if (work / f"{name}.npz").exists() else None
+        if part is None:
+            part = train_group(setup, indices, work / f"{name}.ckpt", progress)
+            save_npz(work / f"{name}.npz", logits=part[0], test_accuracy=part[1])
+            (work / f"{name}.ckpt").unlink(missing_ok=True)
+        logits.append(part[0])
+        accuracies.append(part[1])
+    signals = Signals(
+        logits=np.concatenate(logits).astype(np.float32),
+        labels=setup.population.y.numpy().astype(np.int64),
+        members=setup.plan.members,
+        test_accuracy=np.concatenate(accuracies),
+    ).validate("trained signals")
+    cache.store(key, signals, config)
+    info = {"cache_key": key, "cache_hit": False, "train_seconds": round(time.perf_counter() - started, 3)}
+    return signals, info

@@ -1,0 +1,45 @@
+"""Human-readable tables of result records."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from miabench.metrics import FPR_LEVELS
+
+
+def _with_ci(summary: dict, percent: bool = False) -> str:
+    scale = 100 if percent else 1
+    lo, hi = summary["ci95"]
+    digits = 2 if percent else 3
+    return f"{summary['mean'] * scale:.{digits}f} [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
+
+
+def results_table(records: list[dict]) -> str:
+    """Attack x (AUC, TPR at each FPR): means over targets with bootstrap 95% CIs."""
+    headers = ["attack", "AUC"] + [f"TPR% @ {alpha * 100:g}% FPR" for alpha in FPR_LEVELS]
+    rows = []
+    for record in records:
+        tpr = record["metrics"]["tpr_at_fpr"]
+        rows.append(
+            [record["attack"]["name"], _with_ci(record["metrics"]["auc"])]
+            + [_with_ci(tpr[f"{alpha:g}"], percent=True) for alpha in FPR_LEVELS]
+        )
+    return tabulate(rows, headers=headers, tablefmt="github")
+
+
+def run_summary(records: list[dict]) -> str:
+    first = records[0]
+    task = first["task"]["name"] or "signals file"
+    lines = [
+        f"task {task} | defense {(first.get('defense') or {}).get('name', 'n/a')} | "
+        f"K = {first['models']} models (each attacked in turn) | N = {first['examples']} examples | seed {first['seed']}"
+    ]
+    if first.get("utility"):
+        accuracy = first["utility"]["test_accuracy"]
+        lines.append(f"utility: test accuracy {accuracy['mean'] * 100:.2f}% ± {accuracy['std'] * 100:.2f}")
+    timings = first.get("timings", {})
+    if "cache_hit" in timings:
+        lines.append("signals: from cache" if timings["cache_hit"] else f"signals: trained in {timings['train_seconds']:.1f} s")
+    lines.append("")
+    lines.append(results_table(records))
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""One benchmark run: task -> plan -> training -> signals -> attacks -> records.
+
+``run`` trains (or loads from the cache) the K models of a task under a defense
+and attacks them; ``score`` attacks a signals file trained elsewhere. Both write
+one record per attack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from miabench import device as devices
+from miabench import results, scoring
+from miabench.cache import SignalsCache, config_hash
+from miabench.data import data_dir as resolve_data_dir
+from miabench.harness import Setup, compute_signals
+from miabench.params import route
+from miabench.plan import MembershipPlan
+from miabench.registry import attacks as attack_registry
+from miabench.registry import defenses as defense_registry
+from miabench.registry import tasks as task_registry
+from miabench.signals import Signals
+
+DEFAULT_TASK = "location"
+DEFAULT_ATTACKS = ("loss", "lira", "lira-offline")
+DEFAULT_DEFENSE = "none"
+
+
+def create_components(task: str | None, attack_names, defense: str | None, params: dict[str, str]):
+    """Instances of the named components, each with the ``--param`` values addressed to it."""
+    classes = {}
+    if task is not None:
+        classes[task] = task_registry.entry(task).component_class
+    if defense is not None:
+        classes[defense] = defense_registry.entry(defense).component_class
+    for name in attack_names:
+        classes[name] = attack_registry.entry(name).component_class
+    routed = route(params, classes)
+    task_instance = task_registry.create(task, routed[task]) if task is not None else None
+    defense_instance = defense_registry.create(defense, routed[defense]) if defense is not None else None
+    attack_instances = [attack_registry.create(name, routed[name]) for name in attack_names]
+    return task_instance, attack_instances, defense_instance
+
+
+def attack_signals(attack, logits: np.ndarray, labels: np.ndarray, members: np.ndarray, seed: int) -> dict:
+    """Scores, metrics and timing of one attack on every target of a cube."""
+    started = time.perf_counter()
+    scores = scoring.leave_one_out(attack, logits, labels, members)
+    seconds = time.perf_counter() - started
+    aggregated, per_target = results.evaluate(scores, members, seed)
+    return {"scores": scores, "metrics": aggregated, "per_target": per_target, "attack_seconds": round(seconds, 3)}
+
+
+def attack_record(attack, outcome: dict) -> dict:
+    threat = attack.threat_model()
+    return {
+        "attack": {**results.component(attack), "threat_model": dataclasses.asdict(threat), "queries": 0},
+        "citation": {"attack": attack.citation},
+        "metrics": outcome["metrics"],
+        "per_target": outcome["per_target"],
+    }
+
+
+def run(
+    task: str = DEFAULT_TASK,
+    attacks=DEFAULT_ATTACKS,
+    defense: str = DEFAULT_DEFENSE,
+    models: int | None = None,
+    seed: int = 0,
+    params: dict[str, str] | None = None,
+    out: Path | None = None,
+    data_dir: str | None = None,
+    device: str | None = None,
+    models_per_group: int | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Train (or load) the models of ``task`` under ``defense`` and attack each in turn."""
+    task_obj, attack_objs, defense_obj = create_components(task, list(attacks), defense, params or {})
+    num_models = models or task_obj.metadata.default_models
+    MembershipPlan.check(num_models)
+    for attack in attack_objs:
+        scoring.check(attack, num_models)  # refuse before training, not after
+
+    population = task_obj.load(resolve_data_dir(data_dir))
+    plan = MembershipPlan.balanced(num_models, len(population), seed)
+    torch_device = devices.pick(device)
+    setup = Setup(task_obj, population, plan, defense_obj, defense_obj.training_recipe(task_obj.recipe()), seed, torch_device)
+    signals, train_info = compute_signals(setup, SignalsCache(cache_dir), models_per_group, progress)
+    observed = defense_obj.observe(signals.logits)
+
+    config = setup.config()
+    meta = task_obj.metadata
+    base = {
+        **results.header(),
+        "task": {
+            **results.component(task_obj),
+            "version": meta.version,
+            "model_family": meta.model_family,
+            "data_fingerprint": population.fingerprint,
+        },
+        "defense": results.component(defense_obj),
+        "recipe": dataclasses.asdict(setup.recipe),
+        "seed": seed,
+        "models": plan.num_models,
+        "examples": plan.num_examples,
+        "views": signals.shape[2],
+        "classes": signals.shape[3],
+        "plan_hash": plan.hash,
+        "environment": results.environment(devices.describe(torch_device)),
+        "utility": results.utility(signals.test_accuracy),
+    }
+    out = Path(out) if out is not None else Path("miabench-results") / f"{task}-{defense}-K{num_models}-seed{seed}"
+    records = []
+    for attack in attack_objs:
+        outcome = attack_signals(attack, observed, signals.labels, signals.members, seed)
+        record = {**base, **attack_record(attack, outcome)}
+        record["citation"] = {"task": meta.citation, "defense": defense_obj.citation, **record["citation"]}
+        record["config_hash"] = config_hash({**config, "attack": results.component(attack)})
+        record["timings"] = {**train_info, "attack_seconds": outcome["attack_seconds"]}
+        results.write(out / attack.name, record, outcome["scores"], signals.members)
+        records.append(record)
+    return records
+
+
+def score(signals_path: Path, attack: str, params: dict[str, str] | None = None, out: Path = Path("."), seed: int = 0):
+    """Attack every model of a signals file in turn and write ``out/result.json``."""
+    _, (attack_obj,), _ = create_components(None, [attack], None, params or {})
+    signals = Signals.load(signals_path)
+    scoring.check(attack_obj, signals.shape[0])
+    outcome = attack_signals(attack_obj, signals.logits, signals.labels, signals.members, seed)
+    k, n, a, c = signals.shape
+    fingerprint = results.sha256_file(signals_path)
+    record = {
+        **results.header(),
+        "task": {"name": None, "source": "signals file", "data_fingerprint": fingerprint},
+        "defense": None,
+        "seed": seed,
+        "models": k,
+        "examples": n,
+        "views": a,
+        "classes": c,
+        "plan_hash": MembershipPlan(signals.members).hash,
+        "environment": results.environment("n/a (signals file)"),
+        "utility": results.utility(signals.test_accuracy),
+        **attack_record(attack_obj, outcome),
+        "config_hash": config_hash({"signals": fingerprint, "attack": results.component(attack_obj)}),
+        "timings": {"attack_seconds": outcome["attack_seconds"]},
+    }
+    results.write(Path(out), record, outcome["scores"], signals.members)
+    return record

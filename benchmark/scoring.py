@@ -1,0 +1,62 @@
+"""Running an attack against every model in turn (leave-one-out) and what it may see.
+
+Target k is attacked with the other K-1 models as references; the attack sees the
+target's outputs at its declared access level, the references' outputs and their
+memberships, never the target's membership.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import log_softmax
+
+from miabench.api import Attack, AttackView
+from miabench.errors import UserError
+
+ACCESS_LEVELS = ("label", "scores", "logits")
+
+
+def observe(logits: np.ndarray, access: str) -> np.ndarray:
+    """What an attacker with ``access`` learns from ``logits [..., C]``.
+
+    ``scores`` gives log-probabilities (the same information as probabilities,
+    without underflow); ``label`` gives the one-hot predicted class.
+    """
+    if access == "logits":
+        return logits
+    if access == "scores":
+        return log_softmax(logits.astype(np.float64), axis=-1)
+    if access == "label":
+        return np.eye(logits.shape[-1])[logits.argmax(-1)]
+    raise ValueError(f"unknown access level '{access}'; use one of {ACCESS_LEVELS}")
+
+
+def check(attack: Attack, num_models: int) -> None:
+    """Refuse a setting that cannot meet the attack's needs, before anything is trained."""
+    threat = attack.threat_model()
+    references = num_models - 1
+    if references < threat.min_references:
+        raise UserError(
+            f"attack '{attack.name}' needs at least {threat.min_references} reference models but K = {num_models} "
+            f"gives {references}; raise --models to {threat.min_references + 1} or more"
+        )
+
+
+def leave_one_out(attack: Attack, logits: np.ndarray, labels: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Scores ``[K, N]``: row k is the attack on model k with the others as references."""
+    check(attack, len(logits))
+    seen = observe(logits, attack.threat_model().access)
+    rows = []
+    for target in range(len(logits)):
+        others = np.arange(len(logits)) != target
+        view = AttackView(seen[target], labels, seen[others], members[others])
+        scores = np.asarray(attack.score(view), dtype=np.float64)
+        if scores.shape != labels.shape:
+            raise ValueError(f"attack '{attack.name}' returned scores of shape {scores.shape}, expected {labels.shape}")
+        if not np.isfinite(scores).all():
+            raise ValueError(
+                f"attack '{attack.name}' returned {int((~np.isfinite(scores)).sum())} non-finite scores "
+                f"for target {target}"
+            )
+        rows.append(scores)
+    return np.stack(rows)

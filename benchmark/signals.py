@@ -1,0 +1,83 @@
+"""The signals cube and its public file format, ``signals.npz``.
+
+``logits`` float32 [K, N, A, C]: model k's logits on example n under view a;
+``labels`` int64 [N]; ``members`` bool [K, N]: whether model k trained on example n.
+Files written by the harness also carry ``test_accuracy`` float [K] (utility).
+Anyone who trained models elsewhere can write this file and score every attack on it.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from miabench.atomic import save_npz
+from miabench.errors import UserError
+
+REQUIRED = ("logits", "labels", "members")
+
+
+@dataclass
+class Signals:
+    logits: np.ndarray
+    labels: np.ndarray
+    members: np.ndarray
+    test_accuracy: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """(K, N, A, C)."""
+        return self.logits.shape
+
+    def validate(self, source: str = "signals") -> Signals:
+        """Raise a one-line UserError naming the first inconsistency found."""
+        fix = "see 'signals.npz' in the README for the format"
+        logits, labels, members = self.logits, self.labels, self.members
+        if logits.ndim != 4:
+            raise UserError(f"{source}: logits has shape {logits.shape}, expected [K, N, A, C] (4 axes); {fix}")
+        if not np.issubdtype(logits.dtype, np.floating):
+            raise UserError(f"{source}: logits has dtype {logits.dtype}, expected float32; {fix}")
+        k, n, _, c = logits.shape
+        if k < 2:
+            raise UserError(f"{source}: {k} model(s); leave-one-out attacks need K >= 2 models")
+        if c < 2:
+            raise UserError(f"{source}: logits have {c} class(es), expected at least 2; {fix}")
+        if not np.isfinite(logits).all():
+            bad = int((~np.isfinite(logits)).sum())
+            raise UserError(f"{source}: logits contain {bad} NaN or infinite values; write finite logits")
+        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
+            raise UserError(f"{source}: labels has shape {labels.shape} and dtype {labels.dtype}, expected int64 [{n}]")
+        if labels.size and (labels.min() < 0 or labels.max() >= c):
+            raise UserError(f"{source}: labels must lie in 0..{c - 1} for {c} classes")
+        if members.dtype != np.bool_:
+            raise UserError(f"{source}: members has dtype {members.dtype}, expected bool; write members.astype(bool)")
+        if members.shape != (k, n):
+            raise UserError(f"{source}: members has shape {members.shape}, expected [K, N] = [{k}, {n}]")
+        if self.test_accuracy is not None and self.test_accuracy.shape != (k,):
+            raise UserError(f"{source}: test_accuracy has shape {self.test_accuracy.shape}, expected [{k}]")
+        return self
+
+    def save(self, path: Path) -> None:
+        arrays = {"logits": self.logits.astype(np.float32), "labels": self.labels.astype(np.int64)}
+        arrays["members"] = self.members.astype(bool)
+        if self.test_accuracy is not None:
+            arrays["test_accuracy"] = self.test_accuracy.astype(np.float64)
+        save_npz(path, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> Signals:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"signals file {path} does not exist; give the path of a signals.npz file")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                missing = [key for key in REQUIRED if key not in data.files]
+                if missing:
+                    raise UserError(f"{path}: missing array(s) {', '.join(missing)}; a signals file holds {REQUIRED}")
+                arrays = {key: data[key] for key in data.files if key in (*REQUIRED, "test_accuracy")}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+            raise UserError(f"{path}: not a readable .npz file ({error}); write it with numpy.savez") from None
+        return cls(**arrays).validate(str(path))
