@@ -8,6 +8,7 @@ rule, so every reported number can be reproduced by thresholding the scores.
 from __future__ import annotations
 
 import numpy as np
+
 from miabench.errors import UserError
 
 FPR_LEVELS = (0.001, 0.01, 0.05, 0.1)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from miabench.errors import UserError
 from miabench.metrics import (
     FPR_LEVELS,

@@ -1,0 +1,91 @@
+"""Helpers tasks share: where the data lives, fetching it, and fingerprinting and deduplicating it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from miabench.errors import UserError
+
+DATA_DIR_ENV = "MIABENCH_DATA_DIR"
+CACHE_DIR_ENV = "MIABENCH_CACHE_DIR"
+
+
+def data_dir(explicit: str | Path | None = None) -> Path | None:
+    """The local data folder: ``explicit``, else ``$MIABENCH_DATA_DIR``, else None (use the public source)."""
+    chosen = explicit if explicit not in (None, "") else os.environ.get(DATA_DIR_ENV)
+    return Path(chosen).expanduser() if chosen else None
+
+
+def require_file(data_dir: str | Path, relative: str, how_to_get: str) -> Path:
+    """``data_dir / relative``, or a one-line UserError; ``how_to_get`` completes "or unset it to ..."."""
+    path = Path(data_dir) / relative
+    if not path.is_file():
+        raise UserError(
+            f"missing data file {path}: set {DATA_DIR_ENV} (or --data-dir) to a folder holding {relative}, "
+            f"or unset it to {how_to_get}"
+        )
+    return path
+
+
+def fingerprint(*arrays) -> str:
+    """Hex sha256 over the dtype, shape and bytes of each array, in order."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(np.asarray(array))
+        # dtype and shape are hashed too, so equal bytes read differently never collide.
+        digest.update(f"{array.dtype.str}{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def deduplicate(x: np.ndarray) -> np.ndarray:
+    """Sorted indices of the rows to keep: the first occurrence of each exact (byte-equal) duplicate."""
+    rows = np.ascontiguousarray(np.asarray(x).reshape(len(x), -1))
+    # One opaque bytes key per row: much faster to sort than np.unique(axis=0).
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, first = np.unique(keys, return_index=True)  # return_index gives first occurrences
+    return np.sort(first)
+
+
+def cache_dir() -> Path:
+    """Where downloads are kept: ``$MIABENCH_CACHE_DIR/downloads`` or the user's cache folder."""
+    root = os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("miabench")
+    return Path(root).expanduser() / "downloads"
+
+
+def download(url: str, cache_name: str, *, local_copy: str = "a local copy of the data") -> Path:
+    """The file at ``url``, downloaded once into the cache as ``cache_name``.
+
+    ``local_copy`` names what a data folder should hold, for the message when the network fails.
+    """
+    target = cache_dir() / cache_name
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write to a temporary file first so an interrupted download never looks complete.
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{cache_name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=60) as response:
+                    shutil.copyfileobj(response, out)
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+                reason = getattr(error, "reason", error)
+                raise UserError(
+                    f"cannot download {url} ({reason}): set {DATA_DIR_ENV} (or --data-dir) "
+                    f"to a folder holding {local_copy}"
+                ) from None
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return target

@@ -1,0 +1,129 @@
+"""MNIST (LeCun et al., 1998): 28x28 grey handwritten digits, 10 classes, with a small CNN."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from miabench.api import Population, Recipe, Task, TaskMetadata
+from miabench.data import deduplicate, fingerprint, require_file
+from miabench.errors import UserError
+from miabench.registry import tasks
+
+HUB_NAME = "ylecun/mnist"
+RELATIVE_PATH = "mnist/mnist.npz"
+NUM_CLASSES = 10
+SPLIT_SEED = 0  # fixed for the task, not the run seed, so every run sees the same population
+
+CITATION = """@article{lecun1998gradient,
+  title   = {Gradient-Based Learning Applied to Document Recognition},
+  author  = {LeCun, Yann and Bottou, L{\\'e}on and Bengio, Yoshua and Haffner, Patrick},
+  journal = {Proceedings of the IEEE},
+  volume  = {86},
+  number  = {11},
+  pages   = {2278--2324},
+  year    = {1998},
+  doi     = {10.1109/5.726791}
+}"""
+
+
+def hub_to_arrays(split) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``[N, 28, 28]`` uint8 and labels ``[N]`` uint8 from a Hub split (``image`` PIL, ``label``)."""
+    images = np.stack([np.asarray(image.convert("L"), dtype=np.uint8) for image in split["image"]])
+    labels = np.asarray(split["label"], dtype=np.uint8)
+    return images, labels
+
+
+def _read_hub() -> tuple[np.ndarray, ...]:
+    import datasets  # slow to import; only the public source needs it
+
+    try:
+        splits = datasets.load_dataset(HUB_NAME)
+    except Exception as error:  # noqa: BLE001 - offline or refused: requests, httpx and datasets errors share no base
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        raise UserError(
+            f"cannot load {HUB_NAME} from the Hugging Face Hub ({reason}): set MIABENCH_DATA_DIR (or --data-dir) "
+            f"to a folder holding {RELATIVE_PATH}"
+        ) from None
+    return (*hub_to_arrays(splits["train"]), *hub_to_arrays(splits["test"]))
+
+
+def _read_npz(data_dir: Path) -> tuple[np.ndarray, ...]:
+    path = require_file(data_dir, RELATIVE_PATH, f"load {HUB_NAME} from the Hugging Face Hub")
+    with np.load(path) as arrays:
+        return tuple(arrays[key] for key in ("x_train", "y_train", "x_test", "y_test"))
+
+
+def _to_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)  # [N, 1, 28, 28] in [0, 1]
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+@tasks.register("mnist")
+@dataclass
+class MnistTask(Task):
+    population_size: int = 10000  # drawn from the official train set
+    test_size: int = 10000  # the first examples of the official test set
+
+    metadata = TaskMetadata(
+        name="mnist",
+        version="1.0",
+        description="MNIST: classify 28x28 handwritten digits into 10 classes with a small CNN",
+        citation=CITATION,
+        license="CC BY-SA 3.0",
+        source=f"hf:{HUB_NAME}",
+        model_family="cnn-16-32",
+        num_classes=NUM_CLASSES,
+        default_models=16,
+    )
+    pinned_recipe = Recipe(epochs=10, batch_size=128, lr=1e-3, optimizer="adam")
+    augmentations = ("identity", "shift-right-1")
+
+    def load(self, data_dir: Path | None) -> Population:
+        x_train, y_train, x_test, y_test = _read_hub() if data_dir is None else _read_npz(data_dir)
+
+        kept = deduplicate(x_train)  # a duplicate on both sides would corrupt membership labels
+        if not 0 < self.population_size <= len(kept):
+            raise UserError(
+                f"task 'mnist' parameter population_size={self.population_size} must be between 1 and {len(kept)}"
+            )
+        if not 0 < self.test_size <= len(y_test):
+            raise UserError(f"task 'mnist' parameter test_size={self.test_size} must be between 1 and {len(y_test)}")
+        ids = kept[np.random.default_rng(SPLIT_SEED).permutation(len(kept))][: self.population_size]
+
+        x, y = _to_tensors(x_train[ids], y_train[ids])
+        x_held, y_held = _to_tensors(x_test[: self.test_size], y_test[: self.test_size])
+        return Population(
+            x=x,
+            y=y,
+            x_test=x_held,
+            y_test=y_held,
+            ids=ids,
+            fingerprint=fingerprint(x.numpy(), y.numpy(), x_held.numpy(), y_held.numpy()),
+        )
+
+    def make_model(self) -> nn.Module:
+        # No BatchNorm or dropout: the engine trains K copies stacked under torch.func.vmap.
+        return nn.Sequential(
+            nn.Conv2d(1, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(32 * 4 * 4, NUM_CLASSES),
+        )
+
+    def augment(self, x: torch.Tensor, view: int) -> torch.Tensor:
+        if view == 0:
+            return x
+        if view == 1:
+            # Pad a zero column on the left and drop the rightmost one: every pixel moves one to the right.
+            return F.pad(x, (1, 0))[..., :-1]
+        raise IndexError(view)

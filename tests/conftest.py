@@ -1,0 +1,15 @@
+"""Shared fixtures: where the offline copies of the real datasets are."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """``$MIABENCH_DATA_DIR`` (CI sets it), else ``<repo>/../shared/data``; skip the test when neither exists."""
+    path = Path(os.environ.get("MIABENCH_DATA_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    if not path.is_dir():
+        pytest.skip(f"no offline data at {path}: set MIABENCH_DATA_DIR to the shared data folder")
+    return path
