@@ -35,10 +35,14 @@ def list_components(kind: str | None) -> str:
                 meta = entry.component_class.metadata
                 row = [component, meta.version, meta.model_family, meta.default_models, meta.description, row[1]]
             rows.append(row)
-        headers = ["task", "version", "model family", "K", "description", "parameters"] if name == "tasks" else [
-            name[:-1],
-            "parameters (defaults)",
-        ]
+        headers = (
+            ["task", "version", "model family", "K", "description", "parameters"]
+            if name == "tasks"
+            else [
+                name[:-1],
+                "parameters (defaults)",
+            ]
+        )
         blocks.append(f"{name}:\n" + tabulate(rows, headers=headers, tablefmt="github"))
     return "\n\n".join(blocks)
 

@@ -127,7 +127,9 @@ def train(
         start = state["epoch"]
     models.train()
     label = f"train models {model_indices[0]}..{model_indices[-1]}"
-    for epoch in tqdm(range(start, recipe.epochs), desc=label, initial=start, total=recipe.epochs, disable=not progress):
+    for epoch in tqdm(
+        range(start, recipe.epochs), desc=label, initial=start, total=recipe.epochs, disable=not progress
+    ):
         torch.manual_seed(derive(seed, "epoch", tuple(model_indices), epoch))  # dropout and other in-model noise
         order = torch.from_numpy(batch_order(member_lists, steps, recipe.batch_size, seed, model_indices, epoch))
         order = order.to(device)
@@ -141,7 +143,9 @@ def train(
             loss.backward()
             optimizer.step()
         if checkpoint is not None:
-            save_torch({"models": models.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1}, checkpoint)
+            save_torch(
+                {"models": models.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1}, checkpoint
+            )
     return models
 
 

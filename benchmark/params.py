@@ -63,7 +63,9 @@ def build(component_class, name: str, kind: str, values: dict):
         takes = ", ".join(fields) or "no parameters"
         suggestion = f"did you mean '{hint[0]}'? " if hint else ""
         raise UserError(f"{kind} '{name}' has no parameter '{key}': {suggestion}it takes: {takes}")
-    typed = {k: convert(v, _field_type(component_class, k), f"{kind} '{name}' parameter '{k}'") for k, v in values.items()}
+    typed = {
+        k: convert(v, _field_type(component_class, k), f"{kind} '{name}' parameter '{k}'") for k, v in values.items()
+    }
     return component_class(**typed)
 
 

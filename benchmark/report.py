@@ -30,16 +30,17 @@ def results_table(records: list[dict]) -> str:
 def run_summary(records: list[dict]) -> str:
     first = records[0]
     task = first["task"]["name"] or "signals file"
-    lines = [
-        f"task {task} | defense {(first.get('defense') or {}).get('name', 'n/a')} | "
-        f"K = {first['models']} models (each attacked in turn) | N = {first['examples']} examples | seed {first['seed']}"
-    ]
+    defense = (first.get("defense") or {}).get("name", "n/a")
+    models, examples = first["models"], first["examples"]
+    lines = [f"task {task} | defense {defense} | K = {models} models (each attacked in turn) | N = {examples} examples"]
     if first.get("utility"):
         accuracy = first["utility"]["test_accuracy"]
         lines.append(f"utility: test accuracy {accuracy['mean'] * 100:.2f}% ± {accuracy['std'] * 100:.2f}")
     timings = first.get("timings", {})
     if "cache_hit" in timings:
-        lines.append("signals: from cache" if timings["cache_hit"] else f"signals: trained in {timings['train_seconds']:.1f} s")
+        lines.append(
+            "signals: from cache" if timings["cache_hit"] else f"signals: trained in {timings['train_seconds']:.1f} s"
+        )
     lines.append("")
     lines.append(results_table(records))
     return "\n".join(lines)

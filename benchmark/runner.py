@@ -89,7 +89,9 @@ def run(
     population = task_obj.load(resolve_data_dir(data_dir))
     plan = MembershipPlan.balanced(num_models, len(population), seed)
     torch_device = devices.pick(device)
-    setup = Setup(task_obj, population, plan, defense_obj, defense_obj.training_recipe(task_obj.recipe()), seed, torch_device)
+    setup = Setup(
+        task_obj, population, plan, defense_obj, defense_obj.training_recipe(task_obj.recipe()), seed, torch_device
+    )
     signals, train_info = compute_signals(setup, SignalsCache(cache_dir), models_per_group, progress)
     observed = defense_obj.observe(signals.logits)
 
