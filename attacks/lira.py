@@ -63,7 +63,8 @@ class LiRA(Attack):
 }"""
 
     def threat_model(self) -> ThreatModel:
-        return ThreatModel(access="scores", min_references=2 if self.online else 1, online=self.online)
+        # With a balanced plan, K - 1 >= 3 references leave at least one IN and one OUT per example.
+        return ThreatModel(access="scores", min_references=3, online=self.online)
 
     def score(self, view: AttackView) -> np.ndarray:
         target = logit_scaled_confidence(view.target, view.labels)  # [N, A]

@@ -17,6 +17,7 @@ from miabench import device as devices
 from miabench import results, scoring
 from miabench.cache import SignalsCache, config_hash
 from miabench.data import data_dir as resolve_data_dir
+from miabench.errors import UserError
 from miabench.harness import Setup, compute_signals
 from miabench.params import route
 from miabench.plan import MembershipPlan
@@ -81,8 +82,12 @@ def run(
 ) -> list[dict]:
     """Train (or load) the models of ``task`` under ``defense`` and attack each in turn."""
     task_obj, attack_objs, defense_obj = create_components(task, list(attacks), defense, params or {})
-    num_models = models or task_obj.metadata.default_models
+    num_models = models if models is not None else task_obj.metadata.default_models
     MembershipPlan.check(num_models)
+    if models_per_group is not None and models_per_group < 1:
+        raise UserError(
+            f"--models-per-group {models_per_group}: give at least 1, or leave it out to train all K together"
+        )
     for attack in attack_objs:
         scoring.check(attack, num_models)  # refuse before training, not after
 

@@ -52,11 +52,14 @@ def leave_one_out(attack: Attack, logits: np.ndarray, labels: np.ndarray, member
         view = AttackView(seen[target], labels, seen[others], members[others])
         scores = np.asarray(attack.score(view), dtype=np.float64)
         if scores.shape != labels.shape:
-            raise ValueError(f"attack '{attack.name}' returned scores of shape {scores.shape}, expected {labels.shape}")
+            raise UserError(
+                f"attack '{attack.name}' returned scores of shape {scores.shape}, expected {labels.shape}; "
+                f"its score() must return one score per example"
+            )
         if not np.isfinite(scores).all():
-            raise ValueError(
-                f"attack '{attack.name}' returned {int((~np.isfinite(scores)).sum())} non-finite scores "
-                f"for target {target}"
+            raise UserError(
+                f"attack '{attack.name}' returned {int((~np.isfinite(scores)).sum())} NaN or infinite scores "
+                f"for target {target}; its score() must return finite numbers"
             )
         rows.append(scores)
     return np.stack(rows)

@@ -72,6 +72,8 @@ class Signals:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"signals file {path} does not exist; give the path of a signals.npz file")
+        if not zipfile.is_zipfile(path):  # np.load would read a .npy file as a bare array
+            raise UserError(f"{path}: not a .npz file (not a zip archive); write it with numpy.savez")
         try:
             with np.load(path, allow_pickle=False) as data:
                 missing = [key for key in REQUIRED if key not in data.files]

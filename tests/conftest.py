@@ -13,3 +13,21 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"no offline data at {path}: set MIABENCH_DATA_DIR to the shared data folder")
     return path
+
+
+@pytest.fixture(scope="session")
+def location_run(data_dir, tmp_path_factory):
+    """The default benchmark (real Location-30 data, K = 16), run once for the session."""
+    from miabench import runner
+
+    root = tmp_path_factory.mktemp("location-run")
+    records = runner.run(
+        task="location",
+        attacks=["loss", "lira", "lira-offline"],
+        models=16,
+        data_dir=data_dir,
+        out=root / "out",
+        cache_dir=root / "cache",
+        progress=False,
+    )
+    return {record["attack"]["name"]: record for record in records} | {"root": root}
