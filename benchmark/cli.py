@@ -43,7 +43,7 @@ def list_components(kind: str | None) -> str:
                 "parameters (defaults)",
             ]
         )
-        blocks.append(f"{name}:\n" + tabulate(rows, headers=headers, tablefmt="github"))
+        blocks.append(f"{name}:\n" + tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True))
     return "\n\n".join(blocks)
 
 
