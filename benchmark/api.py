@@ -72,11 +72,14 @@ class Task:
     metadata: ClassVar[TaskMetadata]
     pinned_recipe: ClassVar[Recipe]
     augmentations: ClassVar[tuple[str, ...]] = ("identity",)  # views queried for the signals cube
-    batchable: ClassVar[bool] = True  # whether K models of the family train stacked in one vmap
 
     def recipe(self) -> Recipe:
         overrides = {k: getattr(self, k) for k in ("epochs", "batch_size", "lr") if getattr(self, k) is not None}
         return dataclasses.replace(self.pinned_recipe, **overrides)
+
+    def stacks_on(self, device: torch.device) -> bool:
+        """Whether the K models of the family train stacked (one vmap) on ``device``, or one at a time."""
+        return True
 
     def load(self, data_dir: Path | None) -> Population:
         """Load, deduplicate and fix the population; ``data_dir`` None means the public source."""

@@ -50,14 +50,14 @@ class Setup:
         }
 
 
-def groups(num_models: int, batchable: bool, models_per_group: int | None) -> list[list[int]]:
-    size = (models_per_group or num_models) if batchable else 1
+def groups(num_models: int, stacked: bool, models_per_group: int | None) -> list[list[int]]:
+    size = (models_per_group or num_models) if stacked else 1
     return [list(range(start, min(start + size, num_models))) for start in range(0, num_models, size)]
 
 
 def build_group(setup: Setup, indices: list[int]) -> torch.nn.Module:
     modules = [engine.initialise(setup.task.make_model, setup.seed, k) for k in indices]
-    group = engine.StackedModels(modules) if setup.task.batchable else engine.SingleModel(modules[0])
+    group = engine.StackedModels(modules) if len(modules) > 1 else engine.SingleModel(modules[0])
     return group.to(setup.device)
 
 
@@ -92,7 +92,7 @@ def compute_signals(
         return cached, {"cache_key": key, "cache_hit": True, "train_seconds": 0.0}
     work = cache.work_dir(key)
     logits, accuracies = [], []
-    for indices in groups(setup.plan.num_models, setup.task.batchable, models_per_group):
+    for indices in groups(setup.plan.num_models, setup.task.stacks_on(setup.device), models_per_group):
         name = f"models-{indices[0]:04d}-{indices[-1]:04d}"
         part = load_part(work / f"{name}.npz") if (work / f"{name}.npz").exists() else None
         if part is None:

@@ -11,9 +11,8 @@ from miabench.harness import Setup, build_group, groups
 from miabench.plan import MembershipPlan
 
 
-def make_setup(seed=0, models=4, batchable=True):
+def make_setup(seed=0, models=4):
     task = toy_task()
-    task.batchable = batchable
     population = task.load(None)
     plan = MembershipPlan.balanced(models, len(population), seed)
     return Setup(task, population, plan, no_defense(), task.recipe(), seed, torch.device("cpu"))
@@ -31,7 +30,7 @@ def train_logits(setup, grouping):
 
 def test_stacked_and_sequential_training_give_the_same_models():
     stacked = train_logits(make_setup(), [[0, 1, 2, 3]])
-    sequential = train_logits(make_setup(batchable=False), [[0], [1], [2], [3]])
+    sequential = train_logits(make_setup(), [[0], [1], [2], [3]])
     assert stacked.shape == (4, 120, 2, 3)
     np.testing.assert_allclose(stacked, sequential, atol=1e-4)
 
@@ -70,6 +69,6 @@ def test_batch_order_uses_only_members_and_wraps_equally():
 
 
 def test_groups_split_models():
-    assert groups(5, batchable=True, models_per_group=None) == [[0, 1, 2, 3, 4]]
-    assert groups(5, batchable=True, models_per_group=2) == [[0, 1], [2, 3], [4]]
-    assert groups(3, batchable=False, models_per_group=None) == [[0], [1], [2]]
+    assert groups(5, stacked=True, models_per_group=None) == [[0, 1, 2, 3, 4]]
+    assert groups(5, stacked=True, models_per_group=2) == [[0, 1], [2, 3], [4]]
+    assert groups(3, stacked=False, models_per_group=None) == [[0], [1], [2]]

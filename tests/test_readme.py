@@ -1,5 +1,6 @@
 """The README stays true: its component lists match the registry, CI runs its test command."""
 
+import json
 import re
 from pathlib import Path
 
@@ -28,3 +29,12 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_second():
     assert "miabench run" in commands[0] and "pytest" in commands[1]
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     assert ci_lines[-1] == commands[1]
+
+
+def test_readme_default_run_table_is_the_committed_record():
+    from miabench.report import results_table
+
+    folder = ROOT / "results" / "cpu" / "location-none-K16-seed0"
+    records = [json.loads((folder / name / "result.json").read_text()) for name in ("loss", "lira", "lira-offline")]
+    assert records[0]["miabench"]["dirty"] is False  # run from a committed tree
+    assert results_table(records) in README
