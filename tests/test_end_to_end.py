@@ -81,3 +81,23 @@ def test_mnist_runs_with_two_views(data_dir, tmp_path):
     )
     assert (record["models"], record["examples"], record["views"], record["classes"]) == (2, 600, 2, 10)
     assert record["utility"]["test_accuracy"]["mean"] > 0.3  # well above chance (0.1) after 4 short epochs
+
+
+def test_l2_defense_reduces_leakage_on_real_models(data_dir, tmp_path):
+    def run(defense, params):
+        (record,) = runner.run(
+            attacks=["loss"],
+            defense=defense,
+            models=4,
+            params={"epochs": "10", **params},
+            data_dir=data_dir,
+            out=tmp_path / defense,
+            cache_dir=tmp_path / "cache",
+            progress=False,
+        )
+        return record
+
+    plain, defended = run("none", {}), run("l2", {"weight_decay": "0.01"})
+    assert defended["recipe"]["weight_decay"] == 0.01 and plain["recipe"]["weight_decay"] == 0.0
+    assert defended["config_hash"] != plain["config_hash"]
+    assert defended["metrics"]["auc"]["mean"] < plain["metrics"]["auc"]["mean"] - 0.03
