@@ -29,15 +29,18 @@ def logit_scaled_confidence(log_probs: np.ndarray, labels: np.ndarray) -> np.nda
     return true - others
 
 
-def gaussian(phi: np.ndarray, mask: np.ndarray, fixed_variance: bool, side: str):
-    """Mean and std over references where ``mask`` ([R, N, 1]) holds; ``phi`` is [R, N, A]."""
+def gaussian(phi: np.ndarray, mask: np.ndarray, fixed_variance: bool, needed: np.ndarray, side: str):
+    """Mean and std over references where ``mask`` ([R, N, 1]) holds; ``phi`` is [R, N, A].
+
+    Every example in ``needed`` ([N] bool) must have at least one such reference.
+    """
     count = mask.sum(axis=0)  # [N, 1]
-    if (count == 0).any():
+    if (count[needed] == 0).any():
         raise UserError(
-            f"LiRA needs at least one {side} reference model for every example, but {int((count == 0).sum())} "
-            f"have none; use more models (--models) or, for IN, online=false"
+            f"LiRA needs at least one {side} reference model for every challenge example, but "
+            f"{int((count[needed] == 0).sum())} have none; use more models (--models) or, for IN, online=false"
         )
-    mean = (phi * mask).sum(axis=0) / count
+    mean = (phi * mask).sum(axis=0) / np.maximum(count, 1)  # examples with no reference get 0, unused
     squares = (((phi - mean) ** 2) * mask).sum(axis=0)
     pooled = np.sqrt(squares.sum(axis=0) / count.sum())  # one std per view, shared by all examples
     if fixed_variance:
@@ -63,16 +66,17 @@ class LiRA(Attack):
 }"""
 
     def threat_model(self) -> ThreatModel:
-        # With a balanced plan, K - 1 >= 3 references leave at least one IN and one OUT per example.
-        return ThreatModel(access="scores", min_references=3, online=self.online)
+        # With the paired plan, K - 2 >= 2 references hold each example IN once and OUT once at least.
+        return ThreatModel(access="scores", min_references=2, online=self.online)
 
     def score(self, view: AttackView) -> np.ndarray:
         target = logit_scaled_confidence(view.target, view.labels)  # [N, A]
         references = logit_scaled_confidence(view.references, view.labels)  # [R, N, A]
         is_in = view.reference_members[:, :, None]
-        mean_out, std_out = gaussian(references, ~is_in, self.fixed_variance, "OUT")
+        challenge = ~view.auxiliary  # auxiliary examples are never IN; they are not scored
+        mean_out, std_out = gaussian(references, ~is_in, self.fixed_variance, challenge, "OUT")
         if self.online:
-            mean_in, std_in = gaussian(references, is_in, self.fixed_variance, "IN")
+            mean_in, std_in = gaussian(references, is_in, self.fixed_variance, challenge, "IN")
             ratio = norm.logpdf(target, mean_in, std_in) - norm.logpdf(target, mean_out, std_out)
         else:
             ratio = -norm.logsf(target, mean_out, std_out)

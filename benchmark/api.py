@@ -61,13 +61,14 @@ class Population:
 class Task:
     """A dataset, a model family and a pinned training recipe.
 
-    The fields below override the pinned recipe (``None`` keeps it); subclasses add
-    their own parameters.
+    ``epochs``, ``batch_size`` and ``lr`` override the pinned recipe (``None`` keeps
+    it); subclasses add their own parameters.
     """
 
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
+    auxiliary_fraction: float = 0.1  # share of the population in no model: the attacker's known non-members
 
     metadata: ClassVar[TaskMetadata]
     pinned_recipe: ClassVar[Recipe]
@@ -127,6 +128,7 @@ class AttackView:
     labels: np.ndarray  # [N]
     references: np.ndarray  # [R, N, A, C] reference models' (observed) logits
     reference_members: np.ndarray  # [R, N] bool
+    auxiliary: np.ndarray  # [N] bool: members of no model, known to the attacker as non-members
 
 
 @dataclass

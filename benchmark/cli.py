@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from tabulate import tabulate
@@ -107,6 +108,7 @@ def execute(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = lambda message, *args, **kwargs: f"miabench: warning: {message}\n"
     args = parser().parse_args(argv)
     try:
         execute(args)

@@ -1,8 +1,14 @@
 """The membership plan: which of the K models trains on which of the N examples.
 
-Every example is a member of exactly K/2 models (the design of LiRA), drawn from
-the run seed. Each model can then be attacked in turn with the other K-1 as
-references (leave-one-out), which gives K evaluations of an attack.
+Models come in pairs that split the challenge examples between them: every
+challenge example is a member of exactly one model of each pair, so of exactly
+K/2 models (the balance of LiRA's design), and every model trains on half of them.
+When a model is the target, its partner is left out of the references: the
+remaining K - 2 references then hold every example exactly (K - 2)/2 times, so
+their memberships say nothing about the target's. (With a plain "exactly K/2"
+design the count among the K - 1 others would give the target's membership away.)
+
+Auxiliary examples are members of no model: the attacker's known non-members.
 """
 
 from __future__ import annotations
@@ -27,12 +33,20 @@ class MembershipPlan:
             raise UserError(f"--models {models}: the membership plan needs an even number of models, at least 2")
 
     @classmethod
-    def balanced(cls, models: int, examples: int, seed: int) -> MembershipPlan:
+    def balanced(cls, models: int, examples: int, seed: int, auxiliary: int = 0) -> MembershipPlan:
+        """Pairs of models splitting the challenge examples; ``auxiliary`` examples in no model."""
         cls.check(models)
+        if not 0 <= auxiliary < examples:
+            raise UserError(f"auxiliary set of {auxiliary} examples: give between 0 and {examples - 1}")
         rng = np.random.default_rng(derive(seed, "plan"))
-        # For each example, a random ranking of the models; the first half are IN.
-        rank = rng.random((models, examples)).argsort(axis=0).argsort(axis=0)
-        return cls(rank < models // 2, seed)
+        challenge = np.sort(rng.permutation(examples)[auxiliary:])
+        members = np.zeros((models, examples), dtype=bool)
+        for first in range(0, models, 2):
+            order = rng.permutation(challenge)
+            half = len(order) // 2 + rng.integers(0, 2) * (len(order) % 2)  # an odd count: either side
+            members[first, order[:half]] = True
+            members[first + 1, order[half:]] = True
+        return cls(members, seed)
 
     @property
     def num_models(self) -> int:
@@ -41,6 +55,35 @@ class MembershipPlan:
     @property
     def num_examples(self) -> int:
         return self.members.shape[1]
+
+    @property
+    def challenge(self) -> np.ndarray:
+        """[N] bool: the examples some model trains on; the others are auxiliary (known non-members)."""
+        return self.members.any(axis=0)
+
+    @property
+    def paired(self) -> bool:
+        """Whether models 2j and 2j+1 split the challenge examples between them."""
+        if self.num_models % 2:
+            return False
+        members = self.members[:, self.challenge]
+        return bool((members[0::2] != members[1::2]).all())
+
+    def references(self, target: int) -> np.ndarray:
+        """Indices of the models that may serve as references when ``target`` is attacked."""
+        excluded = {target, target ^ 1} if self.paired else {target}
+        return np.array([k for k in range(self.num_models) if k not in excluded], dtype=int)
+
+    @property
+    def leaks(self) -> bool:
+        """Whether, for some target, counting memberships among its references reveals its membership."""
+        challenge = self.challenge
+        for target in range(self.num_models):
+            counts = self.members[self.references(target)][:, challenge].sum(axis=0)
+            is_member = self.members[target, challenge]
+            if is_member.any() and (~is_member).any() and not set(counts[is_member]) & set(counts[~is_member]):
+                return True
+        return False
 
     @property
     def hash(self) -> str:

@@ -68,8 +68,9 @@ def component(instance) -> dict:
 
 
 def evaluate(scores: np.ndarray, members: np.ndarray, seed: int) -> tuple[dict, list[dict]]:
-    """Aggregated metrics across targets, and the per-target metrics."""
-    per_target = [metrics.target_metrics(scores[k], members[k]) for k in range(len(scores))]
+    """Aggregated metrics across targets, and the per-target metrics, on the challenge examples."""
+    challenge = members.any(axis=0)  # auxiliary examples are known non-members: not scored
+    per_target = [metrics.target_metrics(scores[k, challenge], members[k, challenge]) for k in range(len(scores))]
     return metrics.aggregate(per_target, seed=seed), per_target
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -47,12 +48,12 @@ def create_components(task: str | None, attack_names, defense: str | None, param
     return task_instance, attack_instances, defense_instance
 
 
-def attack_signals(attack, logits: np.ndarray, labels: np.ndarray, members: np.ndarray, seed: int) -> dict:
+def attack_signals(attack, logits: np.ndarray, labels: np.ndarray, plan: MembershipPlan, seed: int) -> dict:
     """Scores, metrics and timing of one attack on every target of a cube."""
     started = time.perf_counter()
-    scores = scoring.leave_one_out(attack, logits, labels, members)
+    scores = scoring.leave_one_out(attack, logits, labels, plan)
     seconds = time.perf_counter() - started
-    aggregated, per_target = results.evaluate(scores, members, seed)
+    aggregated, per_target = results.evaluate(scores, plan.members, seed)
     return {"scores": scores, "metrics": aggregated, "per_target": per_target, "attack_seconds": round(seconds, 3)}
 
 
@@ -89,10 +90,13 @@ def run(
             f"--models-per-group {models_per_group}: give at least 1, or leave it out to train all K together"
         )
     for attack in attack_objs:
-        scoring.check(attack, num_models)  # refuse before training, not after
+        scoring.check(attack, num_models, num_models - 2)  # refuse before training, not after
 
     population = task_obj.load(resolve_data_dir(data_dir))
-    plan = MembershipPlan.balanced(num_models, len(population), seed)
+    if not 0 <= task_obj.auxiliary_fraction < 1:
+        raise UserError(f"auxiliary_fraction={task_obj.auxiliary_fraction}: give a share in [0, 1), e.g. 0.1")
+    auxiliary = round(task_obj.auxiliary_fraction * len(population))
+    plan = MembershipPlan.balanced(num_models, len(population), seed, auxiliary)
     torch_device = devices.pick(device)
     setup = Setup(
         task_obj, population, plan, defense_obj, defense_obj.training_recipe(task_obj.recipe()), seed, torch_device
@@ -118,13 +122,15 @@ def run(
         "views": signals.shape[2],
         "classes": signals.shape[3],
         "plan_hash": plan.hash,
+        "plan_paired": plan.paired,
+        "auxiliary": int((~plan.challenge).sum()),
         "environment": results.environment(devices.describe(torch_device)),
         "utility": results.utility(signals.test_accuracy),
     }
     out = Path(out) if out is not None else Path("miabench-results") / f"{task}-{defense}-K{num_models}-seed{seed}"
     records = []
     for attack in attack_objs:
-        outcome = attack_signals(attack, observed, signals.labels, signals.members, seed)
+        outcome = attack_signals(attack, observed, signals.labels, plan, seed)
         record = {**base, **attack_record(attack, outcome)}
         record["citation"] = {"task": meta.citation, "defense": defense_obj.citation, **record["citation"]}
         record["config_hash"] = config_hash({**config, "attack": results.component(attack)})
@@ -138,8 +144,14 @@ def score(signals_path: Path, attack: str, params: dict[str, str] | None = None,
     """Attack every model of a signals file in turn and write ``out/result.json``."""
     _, (attack_obj,), _ = create_components(None, [attack], None, params or {})
     signals = Signals.load(signals_path)
-    scoring.check(attack_obj, signals.shape[0])
-    outcome = attack_signals(attack_obj, signals.logits, signals.labels, signals.members, seed)
+    plan = MembershipPlan(signals.members)
+    if plan.leaks:
+        warnings.warn(
+            f"{signals_path}: the references' memberships reveal each target's (every example is in the same "
+            f"number of models); pair the models (2j, 2j+1 splitting the examples) for a leak-free evaluation",
+            stacklevel=2,
+        )
+    outcome = attack_signals(attack_obj, signals.logits, signals.labels, plan, seed)
     k, n, a, c = signals.shape
     fingerprint = results.sha256_file(signals_path)
     record = {
@@ -151,7 +163,9 @@ def score(signals_path: Path, attack: str, params: dict[str, str] | None = None,
         "examples": n,
         "views": a,
         "classes": c,
-        "plan_hash": MembershipPlan(signals.members).hash,
+        "plan_hash": plan.hash,
+        "plan_paired": plan.paired,
+        "plan_leaks": plan.leaks,
         "environment": results.environment("n/a (signals file)"),
         "utility": results.utility(signals.test_accuracy),
         **attack_record(attack_obj, outcome),

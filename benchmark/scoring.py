@@ -1,8 +1,9 @@
 """Running an attack against every model in turn (leave-one-out) and what it may see.
 
-Target k is attacked with the other K-1 models as references; the attack sees the
-target's outputs at its declared access level, the references' outputs and their
-memberships, never the target's membership.
+Target k is attacked with the plan's references for k (every other model but k's
+partner); the attack sees the target's outputs at its declared access level, the
+references' outputs and their memberships, and which examples are auxiliary (known
+non-members), never the target's membership.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from scipy.special import log_softmax
 
 from miabench.api import Attack, AttackView
 from miabench.errors import UserError
+from miabench.plan import MembershipPlan
 
 ACCESS_LEVELS = ("label", "scores", "logits")
 
@@ -31,25 +33,25 @@ def observe(logits: np.ndarray, access: str) -> np.ndarray:
     raise ValueError(f"unknown access level '{access}'; use one of {ACCESS_LEVELS}")
 
 
-def check(attack: Attack, num_models: int) -> None:
+def check(attack: Attack, num_models: int, references: int) -> None:
     """Refuse a setting that cannot meet the attack's needs, before anything is trained."""
     threat = attack.threat_model()
-    references = num_models - 1
     if references < threat.min_references:
         raise UserError(
             f"attack '{attack.name}' needs at least {threat.min_references} reference models but K = {num_models} "
-            f"gives {references}; raise --models to {threat.min_references + 1} or more"
+            f"gives {references}; raise --models"
         )
 
 
-def leave_one_out(attack: Attack, logits: np.ndarray, labels: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """Scores ``[K, N]``: row k is the attack on model k with the others as references."""
-    check(attack, len(logits))
+def leave_one_out(attack: Attack, logits: np.ndarray, labels: np.ndarray, plan: MembershipPlan) -> np.ndarray:
+    """Scores ``[K, N]``: row k is the attack on model k, with the plan's references for k."""
+    check(attack, plan.num_models, len(plan.references(0)))
     seen = observe(logits, attack.threat_model().access)
+    auxiliary = ~plan.challenge
     rows = []
     for target in range(len(logits)):
-        others = np.arange(len(logits)) != target
-        view = AttackView(seen[target], labels, seen[others], members[others])
+        others = plan.references(target)
+        view = AttackView(seen[target], labels, seen[others], plan.members[others], auxiliary)
         scores = np.asarray(attack.score(view), dtype=np.float64)
         if scores.shape != labels.shape:
             raise UserError(

@@ -15,26 +15,27 @@ from miabench.plan import MembershipPlan
 from miabench.registry import attacks
 
 
-def synthetic_cube(models=16, examples=400, seed=0):
+def synthetic_cube(models=16, examples=400, seed=0, auxiliary=0):
     """Two-class logits whose log-odds phi = difficulty + 1.5 * member + noise.
 
     Difficulty varies across examples far more than membership moves phi, so a
     global loss threshold is weak and per-example calibration (LiRA) is strong.
     """
     rng = np.random.default_rng(seed)
-    members = MembershipPlan.balanced(models, examples, seed).members
+    plan = MembershipPlan.balanced(models, examples, seed, auxiliary)
+    members = plan.members
     difficulty = rng.normal(0, 4, examples)
     phi = difficulty + 1.5 * members + rng.normal(0, 0.5, members.shape)
     logits = np.zeros((models, examples, 1, 2), np.float32)
     logits[..., 0, 1] = phi
-    return logits, np.ones(examples, np.int64), members
+    return logits, np.ones(examples, np.int64), plan
 
 
 def mean_auc(name, cube, **params):
-    logits, labels, members = cube
+    logits, labels, plan = cube
     attack = attacks.create(name, params)
-    scores = scoring.leave_one_out(attack, logits, labels, members)
-    return np.mean([auc(scores[k], members[k]) for k in range(len(scores))])
+    scores = scoring.leave_one_out(attack, logits, labels, plan)
+    return np.mean([auc(scores[k], plan.members[k]) for k in range(len(scores))])
 
 
 def test_loss_is_minus_cross_entropy_on_the_identity_view():
@@ -42,7 +43,7 @@ def test_loss_is_minus_cross_entropy_on_the_identity_view():
     logits = rng.normal(size=(50, 2, 4))
     labels = rng.integers(0, 4, 50)
     seen = scoring.observe(logits[None], "scores")[0]
-    view = AttackView(seen, labels, seen[None], np.ones((1, 50), bool))
+    view = AttackView(seen, labels, seen[None], np.ones((1, 50), bool), np.zeros(50, bool))
     expected = -torch.nn.functional.cross_entropy(torch.tensor(logits[:, 0]), torch.tensor(labels), reduction="none")
     np.testing.assert_allclose(attacks.create("loss").score(view), expected.numpy(), rtol=1e-6)
 
@@ -76,14 +77,18 @@ def test_an_attack_never_sees_the_target_membership():
 
     spy = Spy()
     spy.name = "spy"
-    logits, labels, members = synthetic_cube(models=6, examples=30)
-    scoring.leave_one_out(spy, logits, labels, members)
+    logits, labels, plan = synthetic_cube(models=6, examples=30, auxiliary=5)
+    scoring.leave_one_out(spy, logits, labels, plan)
     assert len(seen) == 6
     for target, view in enumerate(seen):
         assert not hasattr(view, "members") and not hasattr(view, "target_members")
-        assert np.array_equal(view.reference_members, np.delete(members, target, axis=0))
+        others = [k for k in range(6) if k not in (target, target ^ 1)]  # the target's pair partner is left out
+        assert np.array_equal(view.reference_members, plan.members[others])
         assert np.array_equal(view.target, logits[target])
-        assert view.references.shape == (5, 30, 1, 2)
+        assert view.references.shape == (4, 30, 1, 2)
+        assert view.auxiliary.sum() == 5 and not plan.members[:, view.auxiliary].any()
+        # What the attacker sees is the same whether the target is IN or OUT on an example.
+        assert (view.reference_members[:, ~view.auxiliary].sum(axis=0) == 2).all()
 
 
 def test_access_levels_limit_what_the_attacker_sees():
@@ -94,13 +99,13 @@ def test_access_levels_limit_what_the_attacker_sees():
 
 
 def test_online_lira_refuses_too_few_references():
-    logits, labels, members = synthetic_cube(models=2, examples=20)
+    logits, labels, plan = synthetic_cube(models=2, examples=20)
     for name in ("lira", "lira-offline"):
         with pytest.raises(UserError, match="reference models"):
-            scoring.leave_one_out(attacks.create(name), logits, labels, members)
-    logits, labels, members = synthetic_cube(models=4, examples=20)  # the smallest K that works
+            scoring.leave_one_out(attacks.create(name), logits, labels, plan)
+    logits, labels, plan = synthetic_cube(models=4, examples=20)  # the smallest K that works
     for name in ("lira", "lira-offline"):
-        assert np.isfinite(scoring.leave_one_out(attacks.create(name), logits, labels, members)).all()
+        assert np.isfinite(scoring.leave_one_out(attacks.create(name), logits, labels, plan)).all()
 
 
 def test_non_finite_scores_from_an_attack_are_a_clear_error():

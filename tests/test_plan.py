@@ -1,4 +1,4 @@
-"""The membership plan: balanced, deterministic, and hashed."""
+"""The membership plan: paired and balanced, leak-free for leave-one-out, deterministic, and hashed."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from miabench.plan import MembershipPlan
 
 # Pinned: MembershipPlan.balanced(4, 10, 0).hash. If this changes, the plan construction (or its
 # hash) changed, which changes every trained model and cache key: bump the version of every task.
-GOLDEN_HASH_4_10_0 = "987d5a9805627902ad1598ee2bf0d82f566bd625766bab69017d3f334144897f"
+GOLDEN_HASH_4_10_0 = "1fe828f3ae7a65ec8710c27cc169be0de7a7ceb910962560b2f8a85dbb7afd6d"
 
 
 @pytest.mark.parametrize("models, examples, seed", [(2, 1, 0), (2, 7, 3), (4, 10, 0), (8, 200, 1), (16, 333, 42)])
@@ -81,3 +81,53 @@ def test_balanced_property(models, examples, seed):
     again = MembershipPlan.balanced(models, examples, seed)
     np.testing.assert_array_equal(plan.members, again.members)
     assert plan.hash == again.hash
+
+
+@pytest.mark.parametrize("models, examples, auxiliary", [(2, 9, 0), (4, 10, 2), (8, 201, 20), (16, 500, 50)])
+def test_pairs_split_the_challenge_examples(models, examples, auxiliary):
+    plan = MembershipPlan.balanced(models, examples, seed=1, auxiliary=auxiliary)
+    challenge = plan.challenge
+    assert challenge.sum() == examples - auxiliary
+    assert not plan.members[:, ~challenge].any()  # auxiliary examples are in no model
+    members = plan.members[:, challenge]
+    assert (members[0::2] != members[1::2]).all()  # each pair splits every challenge example
+    assert plan.paired
+    sizes = plan.members.sum(axis=1)
+    assert sizes.max() - sizes.min() <= 1  # every model trains on half of the challenge examples
+
+
+def test_references_leave_out_the_target_and_its_partner():
+    plan = MembershipPlan.balanced(6, 30, 0, auxiliary=3)
+    assert plan.references(0).tolist() == [2, 3, 4, 5]
+    assert plan.references(3).tolist() == [0, 1, 4, 5]
+
+
+@pytest.mark.parametrize("models", [4, 8, 16])
+def test_reference_memberships_say_nothing_about_the_target(models):
+    plan = MembershipPlan.balanced(models, 300, 3, auxiliary=30)
+    challenge = plan.challenge
+    for target in range(models):
+        counts = plan.members[plan.references(target)][:, challenge].sum(axis=0)
+        # The same count whether the target is IN or OUT: no model-free attack can use it.
+        assert (counts == (models - 2) // 2).all()
+
+
+def test_a_plan_that_is_not_paired_keeps_every_other_model_as_reference():
+    members = np.array([[1, 0, 1, 0], [0, 1, 1, 0], [1, 1, 0, 0], [0, 0, 1, 1]], dtype=bool)
+    plan = MembershipPlan(members)
+    assert not plan.paired
+    assert plan.references(1).tolist() == [0, 2, 3]
+
+
+def test_auxiliary_size_is_checked():
+    with pytest.raises(UserError, match="auxiliary"):
+        MembershipPlan.balanced(4, 10, 0, auxiliary=10)
+
+
+def test_a_plain_exactly_half_design_is_flagged_as_leaking():
+    rng = np.random.default_rng(0)
+    # LiRA's original construction: each example in exactly K/2 models, no pairs.
+    members = rng.random((8, 100)).argsort(axis=0) < 4
+    assert MembershipPlan(members).leaks
+    assert not MembershipPlan.balanced(8, 100, 0, auxiliary=10).leaks
+    assert not MembershipPlan(rng.random((8, 100)) < 0.5).leaks  # independent coin flips do not leak
