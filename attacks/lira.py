@@ -10,23 +10,14 @@ distribution (one-sided). Scores are averaged over the task's views.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 from scipy.stats import norm
 
 from miabench.api import Attack, AttackView, ThreatModel
+from miabench.attacks.common import logit_scaled_confidence
 from miabench.errors import UserError
 from miabench.registry import attacks
 
 MIN_STD = 1e-6  # keeps a degenerate (all-equal) reference distribution finite
-
-
-def logit_scaled_confidence(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """phi for log-probabilities ``[..., N, A, C]`` (leading axes allowed): shape ``[..., N, A]``."""
-    classes = np.arange(log_probs.shape[-1])
-    is_true = classes == labels[:, None, None]  # [N, 1, C], broadcasts over leading axes and views
-    true = np.where(is_true, log_probs, -np.inf).max(axis=-1)
-    others = logsumexp(np.where(is_true, -np.inf, log_probs), axis=-1)
-    return true - others
 
 
 def gaussian(phi: np.ndarray, mask: np.ndarray, fixed_variance: bool, needed: np.ndarray, side: str):
@@ -69,9 +60,11 @@ class LiRA(Attack):
         # With the paired plan, K - 2 >= 2 references hold each example IN once and OUT once at least.
         return ThreatModel(access="scores", min_references=2, online=self.online)
 
+    def statistic(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return logit_scaled_confidence(outputs, labels)  # [K, N, A]
+
     def score(self, view: AttackView) -> np.ndarray:
-        target = logit_scaled_confidence(view.target, view.labels)  # [N, A]
-        references = logit_scaled_confidence(view.references, view.labels)  # [R, N, A]
+        target, references = view.target, view.references  # [N, A], [R, N, A]
         is_in = view.reference_members[:, :, None]
         challenge = ~view.auxiliary  # auxiliary examples are never IN; they are not scored
         mean_out, std_out = gaussian(references, ~is_in, self.fixed_variance, challenge, "OUT")

@@ -5,13 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from miabench.api import Attack, AttackView, ThreatModel
+from miabench.attacks.common import true_class_log_prob
 from miabench.registry import attacks
-
-
-def true_class_log_prob(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """``log p_y`` from log-probabilities ``[N, ..., C]`` and labels ``[N]``: shape ``[N, ...]``."""
-    index = labels.reshape(labels.shape + (1,) * (log_probs.ndim - 1))
-    return np.take_along_axis(log_probs, index, axis=-1)[..., 0]
 
 
 @attacks.register("loss")
@@ -27,6 +22,8 @@ class Loss(Attack):
     def threat_model(self) -> ThreatModel:
         return ThreatModel(access="scores")
 
+    def statistic(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return true_class_log_prob(outputs[:, :, :1], labels)[:, :, 0]  # minus the loss on the identity view
+
     def score(self, view: AttackView) -> np.ndarray:
-        # Minus the cross-entropy on the un-augmented view.
-        return true_class_log_prob(view.target[:, 0], view.labels)
+        return view.target

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -40,6 +40,8 @@ class TaskMetadata:
     model_family: str
     num_classes: int
     default_models: int  # K
+    class_names: tuple[str, ...] = ()
+    flagged_class: int | None = None  # the class a safety classifier flags: reported as subgroup "flagged"
 
 
 @dataclass
@@ -90,11 +92,25 @@ class Task:
         """One untrained model of the family (its weights are set by the engine's seed)."""
         raise NotImplementedError
 
+    def subgroups(self, labels: np.ndarray) -> dict[str, np.ndarray]:
+        """Named example masks whose metrics the record reports separately."""
+        meta = self.metadata
+        return class_subgroups(labels, meta.num_classes, meta.class_names, meta.flagged_class)
+
     def augment(self, x: torch.Tensor, view: int) -> torch.Tensor:
         """The ``view``-th augmentation of a batch (0 is the identity)."""
         if view != 0:
             raise IndexError(view)
         return x
+
+
+def class_subgroups(labels: np.ndarray, num_classes: int, names=(), flagged: int | None = None) -> dict:
+    """One subgroup per class (``class:<name>``), plus ``flagged`` for the class a safety classifier flags."""
+    names = names or [str(c) for c in range(num_classes)]
+    groups = {f"class:{names[c]}": labels == c for c in range(num_classes)}
+    if flagged is not None:
+        groups["flagged"] = labels == flagged
+    return groups
 
 
 @dataclass
@@ -113,22 +129,38 @@ class Defense:
 
 @dataclass(frozen=True)
 class ThreatModel:
-    """What an attack needs: access to the target's outputs and reference models."""
+    """What an attack needs; the harness refuses a setting that cannot meet it."""
 
-    access: str  # "label", "scores" (probabilities) or "logits"
-    min_references: int = 0
-    online: bool = False  # needs references trained on each candidate (IN models)
+    access: str  # "label" (one-hot predicted class), "scores" (log-probabilities) or "logits"
+    min_references: int = 0  # reference models, besides the target
+    online: bool = False  # needs references that trained on each candidate (IN models)
+    auxiliary: bool = False  # needs the auxiliary population: examples known to be in no model
+    queries: bool = False  # queries the target beyond the signals cube, through the counted oracle
 
 
 @dataclass
 class AttackView:
-    """Everything one attack on one target may see; never the target's membership."""
+    """Everything one attack on one target may see; never the target's membership.
 
-    target: np.ndarray  # [N, A, C] the target's (observed) logits
+    ``target`` and ``references`` hold what the attack's ``statistic`` kept of the
+    observed outputs: by default the outputs themselves, ``[N, A, C]`` and ``[R, N, A, C]``.
+    """
+
+    target: Any
     labels: np.ndarray  # [N]
-    references: np.ndarray  # [R, N, A, C] reference models' (observed) logits
+    references: Any
     reference_members: np.ndarray  # [R, N] bool
     auxiliary: np.ndarray  # [N] bool: members of no model, known to the attacker as non-members
+    inputs: Any = None  # the candidates' inputs ([N, ...] tensor) when the harness has them
+    oracle: Any = None  # counted queries to the target (miabench.oracle.Oracle) when the harness has the models
+
+
+@dataclass
+class Selection:
+    """Scores for a subset: an attack that judges only the candidates it chose (``chosen`` [N] bool)."""
+
+    scores: np.ndarray
+    chosen: np.ndarray
 
 
 @dataclass
@@ -140,5 +172,14 @@ class Attack:
     def threat_model(self) -> ThreatModel:
         raise NotImplementedError
 
-    def score(self, view: AttackView) -> np.ndarray:
+    def statistic(self, outputs: np.ndarray, labels: np.ndarray) -> Any:
+        """What the attack keeps of every model's observed outputs ``[K, N, A, C]``.
+
+        Computed once for the whole cube, then sliced per target and references: an
+        array, or a dict of arrays, with the model axis first. The default keeps the outputs.
+        """
+        return outputs
+
+    def score(self, view: AttackView) -> np.ndarray | Selection:
+        """One score per example ([N]; higher means member), or a :class:`Selection`."""
         raise NotImplementedError

@@ -67,11 +67,52 @@ def component(instance) -> dict:
     return {"name": instance.name, "params": dataclasses.asdict(instance)}
 
 
-def evaluate(scores: np.ndarray, members: np.ndarray, seed: int) -> tuple[dict, list[dict]]:
-    """Aggregated metrics across targets, and the per-target metrics, on the challenge examples."""
-    challenge = members.any(axis=0)  # auxiliary examples are known non-members: not scored
-    per_target = [metrics.target_metrics(scores[k, challenge], members[k, challenge]) for k in range(len(scores))]
+def evaluate(scores: np.ndarray, members: np.ndarray, seed: int, within: np.ndarray | None = None):
+    """Aggregated metrics across targets, and the per-target metrics, on the challenge examples.
+
+    ``within`` ([N] or [K, N] bool) narrows the examples further (a subgroup, or the
+    candidates an attack chose); each target's ROC uses the non-members inside it.
+    """
+    keep = np.broadcast_to(members.any(axis=0), members.shape)  # auxiliary examples are known non-members
+    if within is not None:
+        keep = keep & within
+    per_target = [metrics.target_metrics(scores[k, keep[k]], members[k, keep[k]]) for k in range(len(scores))]
     return metrics.aggregate(per_target, seed=seed), per_target
+
+
+def defined_for_every_target(members: np.ndarray, keep: np.ndarray) -> bool:
+    """Whether every target has members and non-members among the ``keep`` challenge examples."""
+    keep = np.broadcast_to(keep & members.any(axis=0), members.shape)
+    return bool(((members & keep).any(axis=1) & (~members & keep).any(axis=1)).all())
+
+
+def attack_metrics(scores: np.ndarray, chosen: np.ndarray | None, members: np.ndarray, subgroups: dict, seed: int):
+    """The record's metric fields for one attack.
+
+    An attack that judged a subset (``chosen``) is measured on it, and the same
+    scores on all candidates are reported beside as ``base_metrics`` with the
+    ``amplification`` of TPR at each FPR.
+    """
+    out = {}
+    out["metrics"], out["per_target"] = evaluate(scores, members, seed, chosen)
+    by_subgroup = {}
+    for name, mask in subgroups.items():
+        keep = mask if chosen is None else chosen & mask
+        if defined_for_every_target(members, keep):  # e.g. a class too small to hold both sides for a target
+            by_subgroup[name] = evaluate(scores, members, seed, keep)[0]
+    out["metrics_by_subgroup"] = by_subgroup
+    if chosen is not None:
+        base = evaluate(scores, members, seed)[0]
+        out["base_metrics"] = base
+        out["amplification"] = {
+            alpha: ratio(out["metrics"]["tpr_at_fpr"][alpha]["mean"], base["tpr_at_fpr"][alpha]["mean"])
+            for alpha in base["tpr_at_fpr"]
+        }
+    return out
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator > 0 else None
 
 
 def utility(test_accuracy: np.ndarray | None) -> dict | None:
@@ -81,10 +122,18 @@ def utility(test_accuracy: np.ndarray | None) -> dict | None:
     return {"test_accuracy": {"mean": float(np.mean(test_accuracy)), "std": std}}
 
 
-def write(out: Path, record: dict, scores: np.ndarray, members: np.ndarray) -> Path:
-    """Write ``out/scores.npz`` and ``out/result.json`` (which carries the scores' checksum)."""
+def write(out: Path, record: dict, scored, members: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> Path:
+    """Write ``out/scores.npz`` and ``out/result.json`` (which carries the scores' checksum).
+
+    The scores file holds each example's score per target (``scores`` [K, N]) with
+    ``members`` [K, N], ``labels`` and stable ``ids`` [N], and ``chosen`` [K, N] when the
+    attack judged a subset: enough to recompute every metric and rank examples.
+    """
     out = Path(out)
-    save_npz(out / "scores.npz", scores=scores.astype(np.float64), members=members.astype(bool))
+    arrays = {"scores": scored.scores.astype(np.float64), "members": members.astype(bool), "labels": labels, "ids": ids}
+    if scored.chosen is not None:
+        arrays["chosen"] = scored.chosen
+    save_npz(out / "scores.npz", **arrays)
     record = {**record, "scores_file": {"path": "scores.npz", "sha256": sha256_file(out / "scores.npz")}}
     write_json(out / "result.json", json_safe(record))
     return out / "result.json"

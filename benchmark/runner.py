@@ -16,6 +16,7 @@ import numpy as np
 
 from miabench import device as devices
 from miabench import results, scoring
+from miabench.api import class_subgroups
 from miabench.cache import SignalsCache, config_hash
 from miabench.data import data_dir as resolve_data_dir
 from miabench.errors import UserError
@@ -30,6 +31,7 @@ from miabench.signals import Signals
 DEFAULT_TASK = "location"
 DEFAULT_ATTACKS = ("loss", "lira", "lira-offline")
 DEFAULT_DEFENSE = "none"
+ALL = "all"  # --attack all: every registered attack the setting supports
 
 
 def create_components(task: str | None, attack_names, defense: str | None, params: dict[str, str]):
@@ -48,23 +50,42 @@ def create_components(task: str | None, attack_names, defense: str | None, param
     return task_instance, attack_instances, defense_instance
 
 
-def attack_signals(attack, logits: np.ndarray, labels: np.ndarray, plan: MembershipPlan, seed: int) -> dict:
-    """Scores, metrics and timing of one attack on every target of a cube."""
+def attack_signals(attack, logits, labels, plan: MembershipPlan, seed: int, subgroups: dict, **access) -> dict:
+    """Scores, metrics and timing of one attack on every target of a cube.
+
+    ``access`` may give the candidates' ``inputs`` and an ``oracle`` for attacks that query.
+    """
     started = time.perf_counter()
-    scores = scoring.leave_one_out(attack, logits, labels, plan)
+    scored = scoring.leave_one_out(attack, logits, labels, plan, **access)
     seconds = time.perf_counter() - started
-    aggregated, per_target = results.evaluate(scores, plan.members, seed)
-    return {"scores": scores, "metrics": aggregated, "per_target": per_target, "attack_seconds": round(seconds, 3)}
+    outcome = results.attack_metrics(scored.scores, scored.chosen, plan.members, subgroups, seed)
+    return {**outcome, "scored": scored, "attack_seconds": round(seconds, 3)}
 
 
 def attack_record(attack, outcome: dict) -> dict:
     threat = attack.threat_model()
-    return {
-        "attack": {**results.component(attack), "threat_model": dataclasses.asdict(threat), "queries": 0},
+    record = {
+        "attack": {
+            **results.component(attack),
+            "threat_model": dataclasses.asdict(threat),
+            "queries": outcome["scored"].queries,
+        },
         "citation": {"attack": attack.citation},
-        "metrics": outcome["metrics"],
-        "per_target": outcome["per_target"],
     }
+    metric_keys = ("metrics", "metrics_by_subgroup", "base_metrics", "amplification", "per_target")
+    return record | {key: outcome[key] for key in metric_keys if key in outcome}
+
+
+def supported(attack_objs: list, num_models: int, references: int, auxiliary: int) -> tuple[list, list[str]]:
+    """The attacks this setting can run, and a line for each it cannot."""
+    kept, skipped = [], []
+    for attack in attack_objs:
+        try:
+            scoring.check(attack, num_models, references, auxiliary)
+            kept.append(attack)
+        except UserError as error:
+            skipped.append(str(error))
+    return kept, skipped
 
 
 def run(
@@ -82,19 +103,25 @@ def run(
     progress: bool = True,
 ) -> list[dict]:
     """Train (or load) the models of ``task`` under ``defense`` and attack each in turn."""
-    task_obj, attack_objs, defense_obj = create_components(task, list(attacks), defense, params or {})
+    every = list(attacks) == [ALL]
+    names = attack_registry.names() if every else list(attacks)
+    task_obj, attack_objs, defense_obj = create_components(task, names, defense, params or {})
     num_models = models if models is not None else task_obj.metadata.default_models
     MembershipPlan.check(num_models)
     if models_per_group is not None and models_per_group < 1:
         raise UserError(
             f"--models-per-group {models_per_group}: give at least 1, or leave it out to train all K together"
         )
-    for attack in attack_objs:
-        scoring.check(attack, num_models, num_models - 2)  # refuse before training, not after
-
-    population = task_obj.load(resolve_data_dir(data_dir))
     if not 0 <= task_obj.auxiliary_fraction < 1:
         raise UserError(f"auxiliary_fraction={task_obj.auxiliary_fraction}: give a share in [0, 1), e.g. 0.1")
+    # Refuse (or, for --attack all, skip) what this setting cannot run, before training anything.
+    attack_objs, skipped = supported(attack_objs, num_models, num_models - 2, int(task_obj.auxiliary_fraction > 0))
+    if skipped and not every:
+        raise UserError(skipped[0])
+    for line in skipped:
+        warnings.warn(f"skipped: {line}", stacklevel=2)
+
+    population = task_obj.load(resolve_data_dir(data_dir))
     auxiliary = round(task_obj.auxiliary_fraction * len(population))
     plan = MembershipPlan.balanced(num_models, len(population), seed, auxiliary)
     torch_device = devices.pick(device)
@@ -129,13 +156,14 @@ def run(
     }
     out = Path(out) if out is not None else Path("miabench-results") / f"{task}-{defense}-K{num_models}-seed{seed}"
     records = []
+    subgroups = task_obj.subgroups(signals.labels)
     for attack in attack_objs:
-        outcome = attack_signals(attack, observed, signals.labels, plan, seed)
+        outcome = attack_signals(attack, observed, signals.labels, plan, seed, subgroups, inputs=population.x)
         record = {**base, **attack_record(attack, outcome)}
         record["citation"] = {"task": meta.citation, "defense": defense_obj.citation, **record["citation"]}
         record["config_hash"] = config_hash({**config, "attack": results.component(attack)})
         record["timings"] = {**train_info, "attack_seconds": outcome["attack_seconds"]}
-        results.write(out / attack.name, record, outcome["scores"], signals.members)
+        results.write(out / attack.name, record, outcome["scored"], plan.members, signals.labels, population.ids)
         records.append(record)
     return records
 
@@ -151,7 +179,8 @@ def score(signals_path: Path, attack: str, params: dict[str, str] | None = None,
             f"number of models); pair the models (2j, 2j+1 splitting the examples) for a leak-free evaluation",
             stacklevel=2,
         )
-    outcome = attack_signals(attack_obj, signals.logits, signals.labels, plan, seed)
+    subgroups = class_subgroups(signals.labels, signals.shape[3])
+    outcome = attack_signals(attack_obj, signals.logits, signals.labels, plan, seed, subgroups)
     k, n, a, c = signals.shape
     fingerprint = results.sha256_file(signals_path)
     record = {
@@ -172,5 +201,5 @@ def score(signals_path: Path, attack: str, params: dict[str, str] | None = None,
         "config_hash": config_hash({"signals": fingerprint, "attack": results.component(attack_obj)}),
         "timings": {"attack_seconds": outcome["attack_seconds"]},
     }
-    results.write(Path(out), record, outcome["scores"], signals.members)
+    results.write(Path(out), record, outcome["scored"], plan.members, signals.labels, np.arange(n))
     return record

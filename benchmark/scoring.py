@@ -8,14 +8,24 @@ non-members), never the target's membership.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.special import log_softmax
 
-from miabench.api import Attack, AttackView
+from miabench.api import Attack, AttackView, Selection
 from miabench.errors import UserError
 from miabench.plan import MembershipPlan
 
 ACCESS_LEVELS = ("label", "scores", "logits")
+
+
+@dataclass
+class Scored:
+    scores: np.ndarray  # [K, N]
+    chosen: np.ndarray | None  # [K, N] bool, when the attack judged a subset of the candidates
+    queries: int  # queries to the targets beyond the signals cube, over all targets
 
 
 def observe(logits: np.ndarray, access: str) -> np.ndarray:
@@ -33,7 +43,7 @@ def observe(logits: np.ndarray, access: str) -> np.ndarray:
     raise ValueError(f"unknown access level '{access}'; use one of {ACCESS_LEVELS}")
 
 
-def check(attack: Attack, num_models: int, references: int) -> None:
+def check(attack: Attack, num_models: int, references: int, auxiliary: int | None = None) -> None:
     """Refuse a setting that cannot meet the attack's needs, before anything is trained."""
     threat = attack.threat_model()
     if references < threat.min_references:
@@ -41,18 +51,45 @@ def check(attack: Attack, num_models: int, references: int) -> None:
             f"attack '{attack.name}' needs at least {threat.min_references} reference models but K = {num_models} "
             f"gives {references}; raise --models"
         )
+    if threat.auxiliary and auxiliary == 0:
+        raise UserError(
+            f"attack '{attack.name}' needs auxiliary examples (known non-members) but there are none; "
+            f"set the task parameter auxiliary_fraction > 0, or give a signals file some all-false members columns"
+        )
 
 
-def leave_one_out(attack: Attack, logits: np.ndarray, labels: np.ndarray, plan: MembershipPlan) -> np.ndarray:
-    """Scores ``[K, N]``: row k is the attack on model k, with the plan's references for k."""
-    check(attack, plan.num_models, len(plan.references(0)))
-    seen = observe(logits, attack.threat_model().access)
+def take(statistic, index):
+    """Slice an attack's statistic (an array or a dict of arrays) along its model axis."""
+    if isinstance(statistic, dict):
+        return {key: take(value, index) for key, value in statistic.items()}
+    return statistic[index]
+
+
+def leave_one_out(
+    attack: Attack,
+    logits: np.ndarray,
+    labels: np.ndarray,
+    plan: MembershipPlan,
+    inputs=None,
+    oracle: Callable | None = None,
+) -> Scored:
+    """Row k of the scores is the attack on model k, with the plan's references for k.
+
+    ``oracle(k)``, when given, opens counted queries to model k for attacks that need them.
+    """
     auxiliary = ~plan.challenge
-    rows = []
-    for target in range(len(logits)):
+    check(attack, plan.num_models, len(plan.references(0)), int(auxiliary.sum()))
+    statistic = attack.statistic(observe(logits, attack.threat_model().access), labels)
+    rows, chosen, queries = [], [], 0
+    for target in range(plan.num_models):
         others = plan.references(target)
-        view = AttackView(seen[target], labels, seen[others], plan.members[others], auxiliary)
-        scores = np.asarray(attack.score(view), dtype=np.float64)
+        target_oracle = oracle(target) if oracle is not None else None
+        view = AttackView(
+            take(statistic, target), labels, take(statistic, others), plan.members[others], auxiliary, inputs,
+            target_oracle,
+        )  # fmt: skip
+        out = attack.score(view)
+        scores = np.asarray(out.scores if isinstance(out, Selection) else out, dtype=np.float64)
         if scores.shape != labels.shape:
             raise UserError(
                 f"attack '{attack.name}' returned scores of shape {scores.shape}, expected {labels.shape}; "
@@ -64,4 +101,7 @@ def leave_one_out(attack: Attack, logits: np.ndarray, labels: np.ndarray, plan: 
                 f"for target {target}; its score() must return finite numbers"
             )
         rows.append(scores)
-    return np.stack(rows)
+        if isinstance(out, Selection):
+            chosen.append(np.asarray(out.chosen, dtype=bool))
+        queries += target_oracle.used if target_oracle is not None else 0
+    return Scored(np.stack(rows), np.stack(chosen) if chosen else None, queries)

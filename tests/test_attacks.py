@@ -8,7 +8,7 @@ import torch
 
 from miabench import scoring
 from miabench.api import Attack, AttackView, ThreatModel
-from miabench.attacks.lira import logit_scaled_confidence
+from miabench.attacks.common import logit_scaled_confidence
 from miabench.errors import UserError
 from miabench.metrics import auc
 from miabench.plan import MembershipPlan
@@ -34,7 +34,7 @@ def synthetic_cube(models=16, examples=400, seed=0, auxiliary=0):
 def mean_auc(name, cube, **params):
     logits, labels, plan = cube
     attack = attacks.create(name, params)
-    scores = scoring.leave_one_out(attack, logits, labels, plan)
+    scores = scoring.leave_one_out(attack, logits, labels, plan).scores
     return np.mean([auc(scores[k], plan.members[k]) for k in range(len(scores))])
 
 
@@ -42,10 +42,11 @@ def test_loss_is_minus_cross_entropy_on_the_identity_view():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(50, 2, 4))
     labels = rng.integers(0, 4, 50)
-    seen = scoring.observe(logits[None], "scores")[0]
-    view = AttackView(seen, labels, seen[None], np.ones((1, 50), bool), np.zeros(50, bool))
+    loss = attacks.create("loss")
+    statistic = loss.statistic(scoring.observe(logits[None], "scores"), labels)
+    view = AttackView(statistic[0], labels, statistic, np.ones((1, 50), bool), np.zeros(50, bool))
     expected = -torch.nn.functional.cross_entropy(torch.tensor(logits[:, 0]), torch.tensor(labels), reduction="none")
-    np.testing.assert_allclose(attacks.create("loss").score(view), expected.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(loss.score(view), expected.numpy(), rtol=1e-6)
 
 
 def test_logit_scaled_confidence_is_the_log_odds_of_the_true_class():
@@ -105,7 +106,7 @@ def test_online_lira_refuses_too_few_references():
             scoring.leave_one_out(attacks.create(name), logits, labels, plan)
     logits, labels, plan = synthetic_cube(models=4, examples=20)  # the smallest K that works
     for name in ("lira", "lira-offline"):
-        assert np.isfinite(scoring.leave_one_out(attacks.create(name), logits, labels, plan)).all()
+        assert np.isfinite(scoring.leave_one_out(attacks.create(name), logits, labels, plan).scores).all()
 
 
 def test_non_finite_scores_from_an_attack_are_a_clear_error():
