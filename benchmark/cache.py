@@ -1,4 +1,4 @@
-"""A content-addressed store of signals cubes.
+"""A content-addressed store of signals cubes and the models that produced them.
 
 An entry's key is the hash of everything that determines the trained models (task
 version and params, data fingerprint, plan, defense, recipe, seed, precision), so a
@@ -15,11 +15,14 @@ import shutil
 import warnings
 from pathlib import Path
 
+import numpy as np
 import platformdirs
 
-from miabench.atomic import sha256_file, write_json
+from miabench.atomic import save_npz, sha256_file, write_json
 from miabench.errors import UserError
 from miabench.signals import Signals
+
+FILES = ("signals.npz", "models.npz")  # an entry: the cube, and the weights of the models behind it
 
 
 def default_root() -> Path:
@@ -43,23 +46,33 @@ class SignalsCache:
         return self.entry(key) / "work"
 
     def load(self, key: str) -> Signals | None:
+        """The entry's signals, or None when it is absent or fails its checksums (then it is removed)."""
         entry = self.entry(key)
-        path, meta_path = entry / "signals.npz", entry / "meta.json"
-        if not (path.exists() and meta_path.exists()):
+        meta_path = entry / "meta.json"
+        files = [entry / name for name in FILES]
+        if not meta_path.exists() or not all(path.exists() for path in files):
             return None
         try:
             meta = json.loads(meta_path.read_text())
-            if sha256_file(path) != meta["sha256"]:
-                raise ValueError("checksum mismatch")
-            return Signals.load(path)
-        except (ValueError, KeyError, UserError) as error:
+            for path in files:
+                if sha256_file(path) != meta["sha256"][path.name]:
+                    raise ValueError(f"{path.name}: checksum mismatch")
+            return Signals.load(entry / "signals.npz")
+        except (ValueError, KeyError, TypeError, UserError) as error:
             warnings.warn(f"cache entry {entry} is corrupted ({error}); recomputing it", stacklevel=2)
-            path.unlink(missing_ok=True)
-            meta_path.unlink(missing_ok=True)
+            for path in [meta_path, *files]:
+                path.unlink(missing_ok=True)
             return None
 
-    def store(self, key: str, signals: Signals, config: dict) -> None:
+    def load_weights(self, key: str) -> dict[str, np.ndarray]:
+        """The trained models' weights of a complete entry, as flat arrays (see harness.flatten_weights)."""
+        with np.load(self.entry(key) / "models.npz") as arrays:
+            return {name: arrays[name] for name in arrays.files}
+
+    def store(self, key: str, signals: Signals, config: dict, weights: dict[str, np.ndarray]) -> None:
         entry = self.entry(key)
         signals.save(entry / "signals.npz")
-        write_json(entry / "meta.json", {"key": key, "sha256": sha256_file(entry / "signals.npz"), "config": config})
+        save_npz(entry / "models.npz", **weights)
+        checksums = {name: sha256_file(entry / name) for name in FILES}
+        write_json(entry / "meta.json", {"key": key, "sha256": checksums, "config": config})
         shutil.rmtree(self.work_dir(key), ignore_errors=True)

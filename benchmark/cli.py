@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from miabench import report, runner
+from miabench import report, runner, vulnerability
 from miabench.errors import UserError
 from miabench.params import declared, parse_assignments
 from miabench.registry import attacks, defenses, tasks
@@ -35,15 +35,18 @@ def list_components(kind: str | None) -> str:
             if name == "tasks":
                 meta = entry.component_class.metadata
                 row = [component, meta.version, meta.model_family, meta.default_models, meta.description, row[1]]
+            elif name == "attacks":
+                threat = registry.create(component).threat_model()
+                needs = [f"{threat.min_references}+ references"] if threat.min_references else []
+                needs += ["online"] * threat.online + ["auxiliary"] * threat.auxiliary
+                needs += [f"{threat.queries} queries"] if threat.queries else []
+                row = [component, threat.access, ", ".join(needs) or "-", row[1]]
             rows.append(row)
-        headers = (
-            ["task", "version", "model family", "K", "description", "parameters"]
-            if name == "tasks"
-            else [
-                name[:-1],
-                "parameters (defaults)",
-            ]
-        )
+        headers = {
+            "tasks": ["task", "version", "model family", "K", "description", "parameters"],
+            "attacks": ["attack", "access", "needs", "parameters (defaults)"],
+            "defenses": ["defense", "parameters (defaults)"],
+        }[name]
         blocks.append(f"{name}:\n" + tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True))
     return "\n\n".join(blocks)
 
@@ -61,7 +64,9 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train the models of a task and attack each in turn")
     run.add_argument("--task", default=runner.DEFAULT_TASK)
-    run.add_argument("--attack", type=comma_list, default=list(runner.DEFAULT_ATTACKS), help="comma-separated")
+    run.add_argument(
+        "--attack", type=comma_list, default=list(runner.DEFAULT_ATTACKS), help="comma-separated, or 'all'"
+    )
     run.add_argument("--defense", default=runner.DEFAULT_DEFENSE)
     run.add_argument("--models", type=int, help="K, the number of models (default: the task's)")
     run.add_argument("--seed", type=int, default=0)
@@ -79,6 +84,11 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     score.add_argument("--out", type=Path, required=True)
     score.add_argument("--seed", type=int, default=0, help="seed of the bootstrap confidence intervals")
+
+    vulnerable = sub.add_parser("vulnerable", help="the examples an attack recovers most consistently")
+    vulnerable.add_argument("result", type=Path, help="a result folder (holding result.json and scores.npz)")
+    vulnerable.add_argument("--fpr", type=float, default=0.01, help="the FPR at which an example counts as caught")
+    vulnerable.add_argument("--top", type=int, default=20)
     return main
 
 
@@ -105,6 +115,11 @@ def execute(args: argparse.Namespace) -> None:
         record = runner.score(args.signals, args.attack, parse_assignments(args.param), args.out, args.seed)
         print(report.run_summary([record]))
         print(f"\nrecord written to {args.out / 'result.json'}")
+    elif args.command == "vulnerable":
+        table = vulnerability.most_vulnerable(args.result, args.fpr, args.top)
+        print(f"most vulnerable examples at {args.fpr:g} FPR (caught / times a member of the target):")
+        table["vulnerability"] = table["vulnerability"].map("{:.3f}".format)
+        print(tabulate(table, headers="keys", tablefmt="github", showindex=False))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,6 +51,13 @@ class StackedModels(nn.Module):
         """Each model on its own batch: ``x [G, B, ...] -> [G, B, C]``."""
         return self._run(x, 0)
 
+    def state_dicts(self) -> list[dict[str, torch.Tensor]]:
+        """Each model's own state dict, as one plain (unstacked) module would have it."""
+        stacked = dict(zip(self._names, self.weights))
+        stacked |= {name: getattr(self, f"stacked_buffer_{i}") for i, name in enumerate(self._buffer_names)}
+        count = len(self.weights[0])
+        return [{name: value[g].detach().cpu() for name, value in stacked.items()} for g in range(count)]
+
     def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
         """Every model on the same batch: ``x [B, ...] -> [G, B, C]``."""
         return self._run(x, None)
@@ -68,6 +75,9 @@ class SingleModel(nn.Module):
 
     def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
         return self.module(x)[None]
+
+    def state_dicts(self) -> list[dict[str, torch.Tensor]]:
+        return [{name: value.detach().cpu() for name, value in self.module.state_dict().items()}]
 
 
 def initialise(make_model: Callable[[], nn.Module], seed: int, model_index: int) -> nn.Module:

@@ -62,22 +62,40 @@ def build_group(setup: Setup, indices: list[int]) -> torch.nn.Module:
 
 
 def train_group(setup: Setup, indices: list[int], checkpoint: Path | None, progress: bool) -> tuple:
-    """Train one group and return its logits ``[G, N, A, C]`` and test accuracies ``[G]``."""
+    """Train one group: its logits ``[G, N, A, C]``, test accuracies ``[G]`` and weights (G state dicts)."""
     task, population, device = setup.task, setup.population, setup.device
     x, y = population.x.to(device), population.y.to(device)
     models = build_group(setup, indices)
     engine.train(models, x, y, setup.plan.members, indices, setup.recipe, setup.seed, checkpoint, progress)
     logits = engine.predict(models, x, task.augment, len(task.augmentations))
     test_accuracy = engine.accuracy(models, population.x_test.to(device), population.y_test.to(device))
-    return logits.numpy(), test_accuracy
+    return logits.numpy(), test_accuracy, models.state_dicts()
+
+
+def save_part(path: Path, logits: np.ndarray, test_accuracy: np.ndarray, weights: list[dict]) -> None:
+    save_npz(path, logits=logits, test_accuracy=test_accuracy, **flatten_weights(weights))
 
 
 def load_part(path: Path):
     try:
         with np.load(path) as part:
-            return part["logits"], part["test_accuracy"]
+            return part["logits"], part["test_accuracy"], unflatten_weights(part)
     except (OSError, ValueError, KeyError, EOFError):
         return None  # unreadable: retrain this group
+
+
+def flatten_weights(weights: list[dict]) -> dict[str, np.ndarray]:
+    """Model state dicts as flat arrays ``"weights:<model>:<name>"`` for an .npz file (no pickle)."""
+    return {f"weights:{g}:{name}": value.numpy() for g, state in enumerate(weights) for name, value in state.items()}
+
+
+def unflatten_weights(arrays) -> list[dict]:
+    weights: dict[int, dict] = {}
+    for key in arrays.files if hasattr(arrays, "files") else arrays:
+        if key.startswith("weights:"):
+            _, g, name = key.split(":", 2)
+            weights.setdefault(int(g), {})[name] = torch.from_numpy(arrays[key])
+    return [weights[g] for g in sorted(weights)]
 
 
 def compute_signals(
@@ -91,22 +109,23 @@ def compute_signals(
     if cached is not None:
         return cached, {"cache_key": key, "cache_hit": True, "train_seconds": 0.0}
     work = cache.work_dir(key)
-    logits, accuracies = [], []
+    logits, accuracies, weights = [], [], []
     for indices in groups(setup.plan.num_models, setup.task.stacks_on(setup.device), models_per_group):
         name = f"models-{indices[0]:04d}-{indices[-1]:04d}"
         part = load_part(work / f"{name}.npz") if (work / f"{name}.npz").exists() else None
         if part is None:
             part = train_group(setup, indices, work / f"{name}.ckpt", progress)
-            save_npz(work / f"{name}.npz", logits=part[0], test_accuracy=part[1])
+            save_part(work / f"{name}.npz", *part)
             (work / f"{name}.ckpt").unlink(missing_ok=True)
         logits.append(part[0])
         accuracies.append(part[1])
+        weights.extend(part[2])
     signals = Signals(
         logits=np.concatenate(logits).astype(np.float32),
         labels=setup.population.y.numpy().astype(np.int64),
         members=setup.plan.members,
         test_accuracy=np.concatenate(accuracies),
     ).validate("trained signals")
-    cache.store(key, signals, config)
+    cache.store(key, signals, config, flatten_weights(weights))
     info = {"cache_key": key, "cache_hit": False, "train_seconds": round(time.perf_counter() - started, 3)}
     return signals, info

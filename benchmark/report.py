@@ -43,4 +43,14 @@ def run_summary(records: list[dict]) -> str:
         )
     lines.append("")
     lines.append(results_table(records))
+    for record in records:
+        if record.get("amplification"):
+            chosen, base = record["metrics"], record["base_metrics"]
+            tpr, base_tpr = chosen["tpr_at_fpr"]["0.05"]["mean"], base["tpr_at_fpr"]["0.05"]["mean"]
+            gain = record["amplification"]["0.05"]
+            lines.append(
+                f"\n{record['attack']['name']}: on the {chosen['examples']:.0f} candidates it judged per target, "
+                f"TPR {tpr * 100:.2f}% at 5% FPR, against {base_tpr * 100:.2f}% for the same scores on all "
+                f"candidates" + (f" ({gain:.1f}x)" if gain is not None else "")
+            )
     return "\n".join(lines)

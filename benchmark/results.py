@@ -22,6 +22,7 @@ import torch
 import miabench
 from miabench import metrics
 from miabench.atomic import save_npz, sha256_file, write_json
+from miabench.errors import UserError
 
 SCHEMA_VERSION = 1
 
@@ -76,14 +77,15 @@ def evaluate(scores: np.ndarray, members: np.ndarray, seed: int, within: np.ndar
     keep = np.broadcast_to(members.any(axis=0), members.shape)  # auxiliary examples are known non-members
     if within is not None:
         keep = keep & within
-    per_target = [metrics.target_metrics(scores[k, keep[k]], members[k, keep[k]]) for k in range(len(scores))]
-    return metrics.aggregate(per_target, seed=seed), per_target
-
-
-def defined_for_every_target(members: np.ndarray, keep: np.ndarray) -> bool:
-    """Whether every target has members and non-members among the ``keep`` challenge examples."""
-    keep = np.broadcast_to(keep & members.any(axis=0), members.shape)
-    return bool(((members & keep).any(axis=1) & (~members & keep).any(axis=1)).all())
+    # A narrowed set may hold no member (or no non-member) for some target: its ROC is undefined there.
+    defined = [k for k in range(len(scores)) if members[k, keep[k]].any() and (~members[k, keep[k]]).any()]
+    if not defined:
+        raise UserError("no target has both members and non-members among the examples judged; widen the selection")
+    per_target = [{"target": k, **metrics.target_metrics(scores[k, keep[k]], members[k, keep[k]])} for k in defined]
+    aggregated = metrics.aggregate(per_target, seed=seed)
+    aggregated["targets"] = len(defined)
+    aggregated["examples"] = float(keep[defined].sum(axis=1).mean())  # judged per target, on average
+    return aggregated, per_target
 
 
 def attack_metrics(scores: np.ndarray, chosen: np.ndarray | None, members: np.ndarray, subgroups: dict, seed: int):
@@ -98,8 +100,10 @@ def attack_metrics(scores: np.ndarray, chosen: np.ndarray | None, members: np.nd
     by_subgroup = {}
     for name, mask in subgroups.items():
         keep = mask if chosen is None else chosen & mask
-        if defined_for_every_target(members, keep):  # e.g. a class too small to hold both sides for a target
+        try:
             by_subgroup[name] = evaluate(scores, members, seed, keep)[0]
+        except UserError:  # e.g. a class too small to hold both sides for any target
+            by_subgroup[name] = None
     out["metrics_by_subgroup"] = by_subgroup
     if chosen is not None:
         base = evaluate(scores, members, seed)[0]

@@ -20,7 +20,8 @@ from miabench.api import class_subgroups
 from miabench.cache import SignalsCache, config_hash
 from miabench.data import data_dir as resolve_data_dir
 from miabench.errors import UserError
-from miabench.harness import Setup, compute_signals
+from miabench.harness import Setup, compute_signals, unflatten_weights
+from miabench.oracle import Oracle
 from miabench.params import route
 from miabench.plan import MembershipPlan
 from miabench.registry import attacks as attack_registry
@@ -76,6 +77,21 @@ def attack_record(attack, outcome: dict) -> dict:
     return record | {key: outcome[key] for key in metric_keys if key in outcome}
 
 
+def oracles(task, cache: SignalsCache, key: str, attack, device):
+    """For an attack that queries: a function opening counted queries to model k, within its budget."""
+    budget = attack.threat_model().queries
+    if not budget:
+        return None
+    weights = unflatten_weights(cache.load_weights(key))
+
+    def open_oracle(k: int) -> Oracle:
+        model = task.make_model()
+        model.load_state_dict(weights[k])
+        return Oracle(model, budget, device)
+
+    return open_oracle
+
+
 def supported(attack_objs: list, num_models: int, references: int, auxiliary: int) -> tuple[list, list[str]]:
     """The attacks this setting can run, and a line for each it cannot."""
     kept, skipped = [], []
@@ -128,7 +144,8 @@ def run(
     setup = Setup(
         task_obj, population, plan, defense_obj, defense_obj.training_recipe(task_obj.recipe()), seed, torch_device
     )
-    signals, train_info = compute_signals(setup, SignalsCache(cache_dir), models_per_group, progress)
+    cache = SignalsCache(cache_dir)
+    signals, train_info = compute_signals(setup, cache, models_per_group, progress)
     observed = defense_obj.observe(signals.logits)
 
     config = setup.config()
@@ -158,7 +175,10 @@ def run(
     records = []
     subgroups = task_obj.subgroups(signals.labels)
     for attack in attack_objs:
-        outcome = attack_signals(attack, observed, signals.labels, plan, seed, subgroups, inputs=population.x)
+        oracle = oracles(task_obj, cache, train_info["cache_key"], attack, torch_device)
+        outcome = attack_signals(
+            attack, observed, signals.labels, plan, seed, subgroups, inputs=population.x, oracle=oracle
+        )
         record = {**base, **attack_record(attack, outcome)}
         record["citation"] = {"task": meta.citation, "defense": defense_obj.citation, **record["citation"]}
         record["config_hash"] = config_hash({**config, "attack": results.component(attack)})

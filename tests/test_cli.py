@@ -66,7 +66,7 @@ def run_args(tmp_path):
     "extra, words",
     [
         (["--task", "locaton"], ["unknown task 'locaton'", "did you mean 'location'"]),
-        (["--attack", "loss,lria"], ["unknown attack 'lria'", "did you mean 'lira'"]),
+        (["--attack", "loss,lirra"], ["unknown attack 'lirra'", "did you mean 'lira'"]),
         (["--defense", "nonee"], ["unknown defense 'nonee'", "did you mean 'none'"]),
         (["--param", "onlin=false"], ["no selected component takes parameter 'onlin'", "did you mean 'online'"]),
         (["--param", "lira.weight_decay=0.1"], ["'lira' has no parameter 'weight_decay'"]),
@@ -212,7 +212,7 @@ def test_score_missing_file(capsys, tmp_path):
 def test_score_user_errors(capsys, tmp_path):
     _signals_file(tmp_path / "two.npz", models=2)
     score = ["score", "--signals", tmp_path / "two.npz", "--out", tmp_path / "out"]
-    _fails(capsys, [*score, "--attack", "lria"], "unknown attack 'lria'", "did you mean 'lira'")
+    _fails(capsys, [*score, "--attack", "lirra"], "unknown attack 'lirra'", "did you mean 'lira'")
     _fails(capsys, [*score, "--attack", "lira"], "attack 'lira' needs at least", "reference models but K = 2")
     _fails(capsys, [*score, "--attack", "lira", "--param", "onlin=false"], "did you mean 'online'")
     _fails(capsys, [*score, "--attack", "lira", "--param", "online=perhaps"], "'perhaps'", "bool")
