@@ -48,7 +48,7 @@ def check(attack: Attack, num_models: int, references: int, auxiliary: int | Non
     threat = attack.threat_model()
     if references < threat.min_references:
         raise UserError(
-            f"attack '{attack.name}' needs at least {threat.min_references} reference models but K = {num_models} "
+            f"attack '{attack.name}' needs at least {threat.min_references} reference model(s) but K = {num_models} "
             f"gives {references}; raise --models"
         )
     if threat.auxiliary and auxiliary == 0:

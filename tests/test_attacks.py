@@ -102,7 +102,7 @@ def test_access_levels_limit_what_the_attacker_sees():
 def test_online_lira_refuses_too_few_references():
     logits, labels, plan = synthetic_cube(models=2, examples=20)
     for name in ("lira", "lira-offline"):
-        with pytest.raises(UserError, match="reference models"):
+        with pytest.raises(UserError, match="reference model"):
             scoring.leave_one_out(attacks.create(name), logits, labels, plan)
     logits, labels, plan = synthetic_cube(models=4, examples=20)  # the smallest K that works
     for name in ("lira", "lira-offline"):

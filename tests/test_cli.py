@@ -74,7 +74,7 @@ def run_args(tmp_path):
         (["--defense", "l2", "--param", "weight_decay=abc"], ["'abc'", "weight_decay", "float"]),
         (["--models", "3"], ["--models 3", "even number"]),
         (["--models", "0"], ["--models 0", "at least 2"]),
-        (["--models", "2", "--attack", "lira"], ["attack 'lira' needs at least", "reference models but K = 2"]),
+        (["--models", "2", "--attack", "lira"], ["attack 'lira' needs at least", "reference model(s) but K = 2"]),
     ],
     ids=[
         "unknown-task",
@@ -213,7 +213,7 @@ def test_score_user_errors(capsys, tmp_path):
     _signals_file(tmp_path / "two.npz", models=2)
     score = ["score", "--signals", tmp_path / "two.npz", "--out", tmp_path / "out"]
     _fails(capsys, [*score, "--attack", "lirra"], "unknown attack 'lirra'", "did you mean 'lira'")
-    _fails(capsys, [*score, "--attack", "lira"], "attack 'lira' needs at least", "reference models but K = 2")
+    _fails(capsys, [*score, "--attack", "lira"], "attack 'lira' needs at least", "reference model(s) but K = 2")
     _fails(capsys, [*score, "--attack", "lira", "--param", "onlin=false"], "did you mean 'online'")
     _fails(capsys, [*score, "--attack", "lira", "--param", "online=perhaps"], "'perhaps'", "bool")
     assert not (tmp_path / "out").exists()
