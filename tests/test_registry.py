@@ -54,8 +54,8 @@ def test_builtins_are_listed():
 
 def test_unknown_name_suggests_the_closest():
     with pytest.raises(UserError, match="did you mean 'lira'") as error:
-        attacks.entry("lria")
-    assert "unknown attack 'lria'" in str(error.value)
+        attacks.entry("lirra")
+    assert "unknown attack 'lirra'" in str(error.value)
     with pytest.raises(UserError, match="unknown defense 'nope'"):
         defenses.create("nope")
 
