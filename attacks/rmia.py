@@ -1,0 +1,128 @@
+"""RMIA: the relative membership inference attack (Zarifzadeh et al., ICML 2024).
+
+The statistic is p_y, the probability of the true class, averaged over the task's
+views. For a candidate x, ratio_x = p_target(x) / Pr(x), where Pr(x) is p_y on x
+averaged over reference models: over all references (online), or over those that
+did not train on x (offline), corrected linearly towards what an IN model would give,
+Pr(x) = ((1 + a) * mean_OUT(x) + (1 - a)) / 2. The population samples z are the
+auxiliary examples (in no model, so every reference is OUT on them), with ratio_z
+computed the same way. The score of x is the fraction of z that x dominates:
+#{z : ratio_x / ratio_z > gamma} / #z.
+
+With ``offline_a`` unset, a is tuned for each target on its references alone: one
+reference plays the target, the others its references, and the a in {0, 0.1, ..., 1}
+whose offline attack has the best AUC against that reference's (known) memberships wins.
+Its known non-members include the auxiliary examples, so that tuning works with the
+two references of K = 4 too (a pair of the plan: each is IN wherever the other is OUT).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from miabench.api import Attack, AttackView, ThreatModel
+from miabench.attacks.common import true_class_log_prob
+from miabench.errors import UserError
+from miabench.metrics import auc
+from miabench.registry import attacks
+
+A_GRID = np.round(np.linspace(0.0, 1.0, 11), 1)  # the values of offline_a tried when tuning
+TUNING_EXAMPLES = 5000  # examples the pseudo-target is scored on when tuning, at most
+FALLBACK_A = 1.0  # when a cannot be tuned: Pr(x) is the plain OUT mean, uncorrected
+TINY = np.finfo(np.float64).tiny  # keeps Pr(x) positive when every reference's p_y underflowed to 0
+
+
+def out_mean(references: np.ndarray, members: np.ndarray, needed: np.ndarray) -> np.ndarray:
+    """[N] mean p_y over the references ([R, N]) that did not train on each example.
+
+    Every example in ``needed`` ([N] bool) must have at least one such reference.
+    """
+    out = ~members
+    count = out.sum(axis=0)
+    if (count[needed] == 0).any():
+        raise UserError(
+            f"offline RMIA needs at least one OUT reference model for every challenge example, but "
+            f"{int((count[needed] == 0).sum())} have none; use more models (--models) or online=true"
+        )
+    return np.einsum("rn,rn->n", references, out, dtype=np.float64) / np.maximum(count, 1)
+
+
+def offline_prior(mean_out: np.ndarray, a: float) -> np.ndarray:
+    """Pr(x) from the OUT mean: the paper's linear approximation of the IN-and-OUT average."""
+    return 0.5 * ((1.0 + a) * mean_out + (1.0 - a))
+
+
+def relative_scores(target, prior, auxiliary, gamma, candidates=slice(None)) -> np.ndarray:
+    """The fraction of population samples z (the auxiliary examples) with ratio_x / ratio_z > gamma.
+
+    One score for each x in ``candidates`` (default: every example). ratio_x / ratio_z > gamma
+    is ratio_z < ratio_x / gamma (ratios are >= 0 and gamma > 0; where ratio_z = 0 both forms hold
+    exactly when ratio_x > 0), so one sort of ratio_z and a binary search per x count the
+    dominated z without forming the N x Z matrix.
+    """
+    ratio = target / np.maximum(prior, TINY)
+    population = np.sort(ratio[auxiliary])
+    return np.searchsorted(population, ratio[candidates] / gamma, side="left") / len(population)
+
+
+@attacks.register("rmia-online", online=True)
+@attacks.register("rmia")
+@dataclass
+class RMIA(Attack):
+    online: bool = False
+    offline_a: float | None = None  # None: tuned for each target on its references
+    gamma: float = 1.0
+
+    citation = """@inproceedings{zarifzadeh2024low,
+  title={Low-Cost High-Power Membership Inference Attacks},
+  author={Zarifzadeh, Sajjad and Liu, Philippe and Choquette-Choo, Christopher A. and Shokri, Reza},
+  booktitle={International Conference on Machine Learning (ICML)},
+  year={2024}
+}"""
+
+    def __post_init__(self):
+        if not self.gamma > 0:
+            raise UserError(f"rmia parameter gamma={self.gamma}: give a positive number, e.g. 1")
+        if self.offline_a is not None and not 0.0 <= self.offline_a <= 1.0:
+            raise UserError(f"rmia parameter offline_a={self.offline_a}: give a value in [0, 1], or none to tune it")
+
+    def threat_model(self) -> ThreatModel:
+        return ThreatModel(access="scores", min_references=2 if self.online else 1, online=self.online, auxiliary=True)
+
+    def statistic(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return np.exp(true_class_log_prob(outputs, labels)).mean(axis=-1)  # [K, N]: p_y averaged over views
+
+    def score(self, view: AttackView) -> np.ndarray:
+        target, references, members = view.target, view.references, view.reference_members  # [N], [R, N], [R, N]
+        auxiliary = view.auxiliary
+        if self.online:
+            prior = references.mean(axis=0)
+        else:
+            a = self.offline_a if self.offline_a is not None else self.tune(references, members, auxiliary)
+            prior = offline_prior(out_mean(references, members, ~auxiliary), a)
+        return relative_scores(target, prior, auxiliary, self.gamma)
+
+    def tune(self, references: np.ndarray, members: np.ndarray, auxiliary: np.ndarray) -> float:
+        """The offline a with the best AUC when the first reference is attacked with the others as references."""
+        if len(references) < 2:
+            # One reference: none is left to serve as the pseudo-target's references, so a cannot
+            # be tuned; a = 1 takes Pr(x) as the plain OUT mean, without the linear correction.
+            return FALLBACK_A
+        pseudo, is_member = references[0], members[0]
+        rest, rest_members = references[1:], members[1:]
+        # The pseudo-target is attacked on the challenge examples that have an OUT model among the
+        # remaining references, and on the auxiliary examples, known non-members of every model. (With
+        # two references that are a pair of the plan, the challenge examples are then the pseudo-target's
+        # members alone, and the auxiliary examples its only non-members.)
+        candidates = auxiliary | (~rest_members).any(axis=0)
+        # A scalar needs no more than a few thousand examples: an even spread of them keeps tuning cheap.
+        chosen = np.flatnonzero(candidates)
+        chosen = chosen[np.linspace(0, len(chosen) - 1, min(len(chosen), TUNING_EXAMPLES)).astype(int)]
+        if is_member[chosen].all() or not is_member[chosen].any():  # no AUC without both kinds
+            return FALLBACK_A
+        mean_out = out_mean(rest, rest_members, candidates)
+        quality = [
+            auc(relative_scores(pseudo, offline_prior(mean_out, a), auxiliary, self.gamma, chosen), is_member[chosen])
+            for a in A_GRID
+        ]
+        return float(A_GRID[int(np.argmax(quality))])  # ties: the smallest a
