@@ -31,10 +31,18 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_second():
     assert ci_lines[-1] == commands[1]
 
 
-def test_readme_default_run_table_is_the_committed_record():
+RESULT_BLOCKS = re.findall(r"<!-- results: (\S+) -->\n(.+?)\n<!-- /results -->", README, flags=re.DOTALL)
+
+
+def test_readme_has_result_tables():
+    assert {folder for folder, _ in RESULT_BLOCKS} >= {"results/cpu/location-none-K16-seed0"}
+
+
+@pytest.mark.parametrize(("folder", "block"), RESULT_BLOCKS, ids=[folder for folder, _ in RESULT_BLOCKS])
+def test_readme_result_tables_are_the_committed_records(folder, block):
     from miabench.report import results_table
 
-    folder = ROOT / "results" / "cpu" / "location-none-K16-seed0"
-    records = [json.loads((folder / name / "result.json").read_text()) for name in ("loss", "lira", "lira-offline")]
-    assert records[0]["miabench"]["dirty"] is False  # run from a committed tree
-    assert results_table(records) in README
+    names = re.findall(r"^\| (\S+) +\|", block, flags=re.MULTILINE)[1:]  # skip the header row
+    records = [json.loads((ROOT / folder / name / "result.json").read_text()) for name in names]
+    assert all(record["miabench"]["dirty"] is False for record in records)  # run from a committed tree
+    assert results_table(records) in block
