@@ -1,11 +1,46 @@
-"""Per-example statistics that several attacks compute from observed log-probabilities.
+"""What several attacks share: per-example statistics of log-probabilities, a base class, citations.
 
-Every function takes log-probabilities ``[..., N, A, C]`` (any leading axes, e.g. models)
-and labels ``[N]``, and returns ``[..., N, A]``.
+Every statistic function takes log-probabilities ``[..., N, A, C]`` (any leading axes,
+e.g. models) and labels ``[N]``, and returns ``[..., N, A]``.
 """
+
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import logsumexp
+
+from miabench.api import Attack, AttackView, ThreatModel
+
+YEOM = """@inproceedings{yeom2018privacy,
+  title={Privacy Risk in Machine Learning: Analyzing the Connection to Overfitting},
+  author={Yeom, Samuel and Giacomelli, Irene and Fredrikson, Matt and Jha, Somesh},
+  booktitle={IEEE Computer Security Foundations Symposium (CSF)},
+  year={2018}
+}"""
+
+SALEM = """@inproceedings{salem2019mlleaks,
+  title={{ML-Leaks}: Model and Data Independent Membership Inference Attacks and Defenses on Machine Learning Models},
+  author={Salem, Ahmed and Zhang, Yang and Humbert, Mathias and Berrang, Pascal and Fritz, Mario and Backes, Michael},
+  booktitle={Network and Distributed System Security Symposium (NDSS)},
+  year={2019}
+}"""
+
+
+@dataclass
+class TargetStatistic(Attack):
+    """An attack that thresholds a statistic of the target's own outputs; it needs no reference model.
+
+    Subclasses define ``statistic`` (model axis first, ``[K, N]``) and may narrow ``access``.
+    """
+
+    access: ClassVar[str] = "scores"
+
+    def threat_model(self) -> ThreatModel:
+        return ThreatModel(access=self.access)
+
+    def score(self, view: AttackView) -> np.ndarray:
+        return view.target
 
 
 def true_class_mask(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:

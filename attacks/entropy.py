@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from miabench.api import Attack, AttackView, ThreatModel
-from miabench.attacks.common import true_class_mask
+from miabench.attacks.common import SALEM, TargetStatistic, true_class_mask
 from miabench.registry import attacks
 
 LOG_TINY = np.log(np.finfo(np.float64).tiny)  # floor for log p and log(1 - p): keeps Mentr finite
@@ -54,13 +53,6 @@ def modified_entropy(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return true_term - others
 
 
-SALEM = """@inproceedings{salem2019mlleaks,
-  title={{ML-Leaks}: Model and Data Independent Membership Inference Attacks and Defenses on Machine Learning Models},
-  author={Salem, Ahmed and Zhang, Yang and Humbert, Mathias and Berrang, Pascal and Fritz, Mario and Backes, Michael},
-  booktitle={Network and Distributed System Security Symposium (NDSS)},
-  year={2019}
-}"""
-
 SONG_MITTAL = """@inproceedings{song2021systematic,
   title={Systematic Evaluation of Privacy Risks of Machine Learning Models},
   author={Song, Liwei and Mittal, Prateek},
@@ -72,29 +64,17 @@ SONG_MITTAL = """@inproceedings{song2021systematic,
 
 @attacks.register("entropy")
 @dataclass
-class Entropy(Attack):
+class Entropy(TargetStatistic):
     citation = SALEM
-
-    def threat_model(self) -> ThreatModel:
-        return ThreatModel(access="scores")
 
     def statistic(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return -shannon_entropy(outputs[:, :, 0])  # [K, N]
 
-    def score(self, view: AttackView) -> np.ndarray:
-        return view.target
-
 
 @attacks.register("modified-entropy")
 @dataclass
-class ModifiedEntropy(Attack):
+class ModifiedEntropy(TargetStatistic):
     citation = SONG_MITTAL
-
-    def threat_model(self) -> ThreatModel:
-        return ThreatModel(access="scores")
 
     def statistic(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return -modified_entropy(outputs[:, :, :1], labels)[:, :, 0]  # [K, N]
-
-    def score(self, view: AttackView) -> np.ndarray:
-        return view.target
