@@ -22,7 +22,7 @@ class Recipe:
     epochs: int
     batch_size: int
     lr: float
-    optimizer: str = "adam"  # "adam" or "sgd"
+    optimizer: str = "adam"  # "adam", "adamw" or "sgd"
     momentum: float = 0.9  # sgd only
     weight_decay: float = 0.0
 
@@ -75,6 +75,10 @@ class Task:
     metadata: ClassVar[TaskMetadata]
     pinned_recipe: ClassVar[Recipe]
     augmentations: ClassVar[tuple[str, ...]] = ("identity",)  # views queried for the signals cube
+
+    @property
+    def model_family(self) -> str:
+        return self.metadata.model_family
 
     def recipe(self) -> Recipe:
         overrides = {k: getattr(self, k) for k in ("epochs", "batch_size", "lr") if getattr(self, k) is not None}

@@ -68,6 +68,7 @@ def parser() -> argparse.ArgumentParser:
         "--attack", type=comma_list, default=list(runner.DEFAULT_ATTACKS), help="comma-separated, or 'all'"
     )
     run.add_argument("--defense", default=runner.DEFAULT_DEFENSE)
+    run.add_argument("--family", help="the model family, for tasks that offer several (e.g. minilm-head, ngram-mlp)")
     run.add_argument("--models", type=int, help="K, the number of models (default: the task's)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="component parameter")
@@ -100,6 +101,7 @@ def execute(args: argparse.Namespace) -> None:
             task=args.task,
             attacks=args.attack,
             defense=args.defense,
+            family=args.family,
             models=args.models,
             seed=args.seed,
             params=parse_assignments(args.param),

@@ -103,9 +103,11 @@ def batch_order(member_lists: Sequence[np.ndarray], steps: int, batch_size: int,
 def make_optimizer(parameters, recipe: Recipe) -> torch.optim.Optimizer:
     if recipe.optimizer == "adam":
         return torch.optim.Adam(parameters, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=recipe.lr, weight_decay=recipe.weight_decay)
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
-    raise ValueError(f"unknown optimizer '{recipe.optimizer}' in the recipe; use adam or sgd")
+    raise ValueError(f"unknown optimizer '{recipe.optimizer}' in the recipe; use adam, adamw or sgd")
 
 
 def train(

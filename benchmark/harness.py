@@ -39,7 +39,7 @@ class Setup:
         meta = self.task.metadata
         return {
             "task": {"name": meta.name, "version": meta.version, "params": dataclasses.asdict(self.task)},
-            "model_family": meta.model_family,
+            "model_family": self.task.model_family,
             "data_fingerprint": self.population.fingerprint,
             "defense": {"name": self.defense.name, "params": dataclasses.asdict(self.defense)},
             "recipe": dataclasses.asdict(self.recipe),

@@ -108,6 +108,7 @@ def run(
     task: str = DEFAULT_TASK,
     attacks=DEFAULT_ATTACKS,
     defense: str = DEFAULT_DEFENSE,
+    family: str | None = None,
     models: int | None = None,
     seed: int = 0,
     params: dict[str, str] | None = None,
@@ -119,9 +120,15 @@ def run(
     progress: bool = True,
 ) -> list[dict]:
     """Train (or load) the models of ``task`` under ``defense`` and attack each in turn."""
+    params = dict(params or {})
+    if family is not None:
+        if "family" not in task_registry.entry(task).component_class.__dataclass_fields__:
+            meta = task_registry.entry(task).component_class.metadata
+            raise UserError(f"--family: task '{task}' has one model family ({meta.model_family}); leave --family out")
+        params[f"{task}.family"] = family
     every = list(attacks) == [ALL]
     names = attack_registry.names() if every else list(attacks)
-    task_obj, attack_objs, defense_obj = create_components(task, names, defense, params or {})
+    task_obj, attack_objs, defense_obj = create_components(task, names, defense, params)
     num_models = models if models is not None else task_obj.metadata.default_models
     MembershipPlan.check(num_models)
     if models_per_group is not None and models_per_group < 1:
@@ -155,7 +162,7 @@ def run(
         "task": {
             **results.component(task_obj),
             "version": meta.version,
-            "model_family": meta.model_family,
+            "model_family": task_obj.model_family,
             "data_fingerprint": population.fingerprint,
         },
         "defense": results.component(defense_obj),
