@@ -14,16 +14,23 @@ def _with_ci(summary: dict, percent: bool = False) -> str:
     return f"{summary['mean'] * scale:.{digits}f} [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
 
 
+HIGHLIGHTED = ("flagged", "severe")  # subgroups a safety task reports beside the overall numbers
+
+
 def results_table(records: list[dict]) -> str:
-    """Attack x (AUC, TPR at each FPR): means over targets with bootstrap 95% CIs."""
+    """Attack x (AUC, TPR at each FPR), and TPR at 5% FPR on highlighted subgroups: means and 95% CIs."""
+    groups = [g for g in HIGHLIGHTED if any((r.get("metrics_by_subgroup") or {}).get(g) for r in records)]
     headers = ["attack", "AUC"] + [f"TPR% @ {alpha * 100:g}% FPR" for alpha in FPR_LEVELS]
+    headers += [f"{group} TPR% @ 5% FPR" for group in groups]
     rows = []
     for record in records:
         tpr = record["metrics"]["tpr_at_fpr"]
-        rows.append(
-            [record["attack"]["name"], _with_ci(record["metrics"]["auc"])]
-            + [_with_ci(tpr[f"{alpha:g}"], percent=True) for alpha in FPR_LEVELS]
-        )
+        row = [record["attack"]["name"], _with_ci(record["metrics"]["auc"])]
+        row += [_with_ci(tpr[f"{alpha:g}"], percent=True) for alpha in FPR_LEVELS]
+        for group in groups:
+            summary = (record.get("metrics_by_subgroup") or {}).get(group)
+            row.append(_with_ci(summary["tpr_at_fpr"]["0.05"], percent=True) if summary else "n/a")
+        rows.append(row)
     return tabulate(rows, headers=headers, tablefmt="github")
 
 

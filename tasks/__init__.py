@@ -1,3 +1,3 @@
 """Built-in tasks; importing this package registers them."""
 
-from miabench.tasks import location, mnist  # noqa: F401
+from miabench.tasks import location, mnist, text  # noqa: F401
