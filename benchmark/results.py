@@ -35,7 +35,8 @@ def git_revision() -> dict:
         return subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, timeout=10, check=True)
 
     try:
-        commit, status = git("rev-parse", "HEAD"), git("status", "--porcelain")
+        # Result records written under results/ are outputs, not code: they do not make a run dirty.
+        commit, status = git("rev-parse", "HEAD"), git("status", "--porcelain", "--", ":/", ":(top,exclude)results")
     except (OSError, subprocess.SubprocessError):  # not a checkout, or no git
         return {"commit": None, "dirty": None}
     return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
