@@ -88,8 +88,11 @@ class Task:
         """Whether the K models of the family train stacked (one vmap) on ``device``, or one at a time."""
         return True
 
-    def load(self, data_dir: Path | None) -> Population:
-        """Load, deduplicate and fix the population; ``data_dir`` None means the public source."""
+    def load(self, data_dir: Path | None, progress: bool = True) -> Population:
+        """Load, deduplicate and fix the population; ``data_dir`` None means the public source.
+
+        ``progress`` shows bars for slow preparation (e.g. embedding texts).
+        """
         raise NotImplementedError
 
     def make_model(self) -> torch.nn.Module:

@@ -176,7 +176,9 @@ def predict(models: nn.Module, x: torch.Tensor, augment: Callable, views: int, c
     return torch.cat(out, dim=1)
 
 
-def accuracy(models: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """Test accuracy of each model of the group: ``[G]``."""
-    logits = predict(models, x, lambda batch, view: batch, views=1)[:, :, 0]
-    return (logits.argmax(-1) == y.cpu()).float().mean(dim=1).numpy()
+def test_scores(models: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy ``[G]`` and recall of each class ``[G, C]`` (NaN for a class absent from ``y``) of each model."""
+    correct = (predict(models, x, lambda batch, view: batch, views=1)[:, :, 0].argmax(-1) == y.cpu()).float()
+    per_class = F.one_hot(y.cpu(), classes).float()  # [N, C]
+    recall = (correct @ per_class) / per_class.sum(0)  # 0 / 0 = NaN where the class is absent
+    return correct.mean(dim=1).numpy(), recall.numpy()

@@ -62,24 +62,25 @@ def build_group(setup: Setup, indices: list[int]) -> torch.nn.Module:
 
 
 def train_group(setup: Setup, indices: list[int], checkpoint: Path | None, progress: bool) -> tuple:
-    """Train one group: its logits ``[G, N, A, C]``, test accuracies ``[G]`` and weights (G state dicts)."""
+    """Train one group: logits ``[G, N, A, C]``, test accuracy ``[G]``, test recall ``[G, C]``, G state dicts."""
     task, population, device = setup.task, setup.population, setup.device
     x, y = population.x.to(device), population.y.to(device)
     models = build_group(setup, indices)
     engine.train(models, x, y, setup.plan.members, indices, setup.recipe, setup.seed, checkpoint, progress)
     logits = engine.predict(models, x, task.augment, len(task.augmentations))
-    test_accuracy = engine.accuracy(models, population.x_test.to(device), population.y_test.to(device))
-    return logits.numpy(), test_accuracy, models.state_dicts()
+    x_test, y_test = population.x_test.to(device), population.y_test.to(device)
+    test_accuracy, test_recall = engine.test_scores(models, x_test, y_test, logits.shape[-1])
+    return logits.numpy(), test_accuracy, test_recall, models.state_dicts()
 
 
-def save_part(path: Path, logits: np.ndarray, test_accuracy: np.ndarray, weights: list[dict]) -> None:
-    save_npz(path, logits=logits, test_accuracy=test_accuracy, **flatten_weights(weights))
+def save_part(path: Path, logits, test_accuracy, test_recall, weights: list[dict]) -> None:
+    save_npz(path, logits=logits, test_accuracy=test_accuracy, test_recall=test_recall, **flatten_weights(weights))
 
 
 def load_part(path: Path):
     try:
         with np.load(path) as part:
-            return part["logits"], part["test_accuracy"], unflatten_weights(part)
+            return part["logits"], part["test_accuracy"], part["test_recall"], unflatten_weights(part)
     except (OSError, ValueError, KeyError, EOFError):
         return None  # unreadable: retrain this group
 
@@ -109,7 +110,7 @@ def compute_signals(
     if cached is not None:
         return cached, {"cache_key": key, "cache_hit": True, "train_seconds": 0.0}
     work = cache.work_dir(key)
-    logits, accuracies, weights = [], [], []
+    logits, accuracies, recalls, weights = [], [], [], []
     for indices in groups(setup.plan.num_models, setup.task.stacks_on(setup.device), models_per_group):
         name = f"models-{indices[0]:04d}-{indices[-1]:04d}"
         part = load_part(work / f"{name}.npz") if (work / f"{name}.npz").exists() else None
@@ -119,12 +120,14 @@ def compute_signals(
             (work / f"{name}.ckpt").unlink(missing_ok=True)
         logits.append(part[0])
         accuracies.append(part[1])
-        weights.extend(part[2])
+        recalls.append(part[2])
+        weights.extend(part[3])
     signals = Signals(
         logits=np.concatenate(logits).astype(np.float32),
         labels=setup.population.y.numpy().astype(np.int64),
         members=setup.plan.members,
         test_accuracy=np.concatenate(accuracies),
+        test_recall=np.concatenate(recalls),
     ).validate("trained signals")
     cache.store(key, signals, config, flatten_weights(weights))
     info = {"cache_key": key, "cache_hit": False, "train_seconds": round(time.perf_counter() - started, 3)}

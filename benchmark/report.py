@@ -34,6 +34,20 @@ def results_table(records: list[dict]) -> str:
     return tabulate(rows, headers=headers, tablefmt="github")
 
 
+def utility_line(utility: dict) -> str:
+    """Test accuracy, and for records that carry them balanced accuracy and the flagged class's recall."""
+
+    def percent(name: str, summary: dict) -> str:
+        return f"{name} {summary['mean'] * 100:.2f}% ± {summary['std'] * 100:.2f}"
+
+    parts = [percent("test accuracy", utility["test_accuracy"])]
+    if "balanced_accuracy" in utility:
+        parts.append(percent("balanced accuracy", utility["balanced_accuracy"]))
+    if "flagged" in utility.get("recall", {}):
+        parts.append(percent("recall of the flagged class", utility["recall"]["flagged"]))
+    return ", ".join(parts)
+
+
 def run_summary(records: list[dict]) -> str:
     first = records[0]
     task = first["task"]["name"] or "signals file"
@@ -41,8 +55,7 @@ def run_summary(records: list[dict]) -> str:
     models, examples = first["models"], first["examples"]
     lines = [f"task {task} | defense {defense} | K = {models} models (each attacked in turn) | N = {examples} examples"]
     if first.get("utility"):
-        accuracy = first["utility"]["test_accuracy"]
-        lines.append(f"utility: test accuracy {accuracy['mean'] * 100:.2f}% ± {accuracy['std'] * 100:.2f}")
+        lines.append("utility: " + utility_line(first["utility"]))
     timings = first.get("timings", {})
     if "cache_hit" in timings:
         lines.append(

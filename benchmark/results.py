@@ -120,11 +120,25 @@ def ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator > 0 else None
 
 
-def utility(test_accuracy: np.ndarray | None) -> dict | None:
-    if test_accuracy is None:
+def utility(signals, class_names=(), flagged: int | None = None) -> dict | None:
+    """Test accuracy, balanced accuracy and each class's recall (``flagged``: the safety class), over models."""
+
+    def spread(values: np.ndarray) -> dict | None:
+        if np.isnan(values).any():
+            return None  # a class absent from the test set has no recall
+        return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+
+    if signals.test_accuracy is None:
         return None
-    std = float(np.std(test_accuracy, ddof=1)) if len(test_accuracy) > 1 else 0.0
-    return {"test_accuracy": {"mean": float(np.mean(test_accuracy)), "std": std}}
+    out = {"test_accuracy": spread(signals.test_accuracy)}
+    recall = signals.test_recall
+    if recall is not None:
+        out["balanced_accuracy"] = spread(np.nanmean(recall, axis=1))
+        names = class_names or [str(c) for c in range(recall.shape[1])]
+        out["recall"] = {f"class:{name}": spread(recall[:, c]) for c, name in enumerate(names)}
+        if flagged is not None:
+            out["recall"]["flagged"] = spread(recall[:, flagged])
+    return out
 
 
 def write(out: Path, record: dict, scored, members: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> Path:

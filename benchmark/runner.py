@@ -144,7 +144,7 @@ def run(
     for line in skipped:
         warnings.warn(f"skipped: {line}", stacklevel=2)
 
-    population = task_obj.load(resolve_data_dir(data_dir))
+    population = task_obj.load(resolve_data_dir(data_dir), progress)
     auxiliary = round(task_obj.auxiliary_fraction * len(population))
     plan = MembershipPlan.balanced(num_models, len(population), seed, auxiliary)
     torch_device = devices.pick(device)
@@ -176,7 +176,7 @@ def run(
         "plan_paired": plan.paired,
         "auxiliary": int((~plan.challenge).sum()),
         "environment": results.environment(devices.describe(torch_device)),
-        "utility": results.utility(signals.test_accuracy),
+        "utility": results.utility(signals, meta.class_names, meta.flagged_class),
     }
     out = Path(out) if out is not None else Path("miabench-results") / f"{task}-{defense}-K{num_models}-seed{seed}"
     records = []
@@ -223,7 +223,7 @@ def score(signals_path: Path, attack: str, params: dict[str, str] | None = None,
         "plan_paired": plan.paired,
         "plan_leaks": plan.leaks,
         "environment": results.environment("n/a (signals file)"),
-        "utility": results.utility(signals.test_accuracy),
+        "utility": results.utility(signals),
         **attack_record(attack_obj, outcome),
         "config_hash": config_hash({"signals": fingerprint, "attack": results.component(attack_obj)}),
         "timings": {"attack_seconds": outcome["attack_seconds"]},

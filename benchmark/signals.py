@@ -2,7 +2,8 @@
 
 ``logits`` float32 [K, N, A, C]: model k's logits on example n under view a;
 ``labels`` int64 [N]; ``members`` bool [K, N]: whether model k trained on example n.
-Files written by the harness also carry ``test_accuracy`` float [K] (utility).
+Files written by the harness also carry utility: ``test_accuracy`` float [K] and
+``test_recall`` float [K, C], each model's recall of each class on the test set.
 Anyone who trained models elsewhere can write this file and score every attack on it.
 """
 
@@ -18,6 +19,7 @@ from miabench.atomic import save_npz
 from miabench.errors import UserError
 
 REQUIRED = ("logits", "labels", "members")
+UTILITY = ("test_accuracy", "test_recall")
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Signals:
     labels: np.ndarray
     members: np.ndarray
     test_accuracy: np.ndarray | None = None
+    test_recall: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -58,13 +61,16 @@ class Signals:
             raise UserError(f"{source}: members has shape {members.shape}, expected [K, N] = [{k}, {n}]")
         if self.test_accuracy is not None and self.test_accuracy.shape != (k,):
             raise UserError(f"{source}: test_accuracy has shape {self.test_accuracy.shape}, expected [{k}]")
+        if self.test_recall is not None and self.test_recall.shape != (k, c):
+            raise UserError(f"{source}: test_recall has shape {self.test_recall.shape}, expected [K, C] = [{k}, {c}]")
         return self
 
     def save(self, path: Path) -> None:
         arrays = {"logits": self.logits.astype(np.float32), "labels": self.labels.astype(np.int64)}
         arrays["members"] = self.members.astype(bool)
-        if self.test_accuracy is not None:
-            arrays["test_accuracy"] = self.test_accuracy.astype(np.float64)
+        for key in UTILITY:
+            if getattr(self, key) is not None:
+                arrays[key] = getattr(self, key).astype(np.float64)
         save_npz(path, **arrays)
 
     @classmethod
@@ -79,7 +85,7 @@ class Signals:
                 missing = [key for key in REQUIRED if key not in data.files]
                 if missing:
                     raise UserError(f"{path}: missing array(s) {', '.join(missing)}; a signals file holds {REQUIRED}")
-                arrays = {key: data[key] for key in data.files if key in (*REQUIRED, "test_accuracy")}
+                arrays = {key: data[key] for key in data.files if key in (*REQUIRED, *UTILITY)}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
             raise UserError(f"{path}: not a readable .npz file ({error}); write it with numpy.savez") from None
         return cls(**arrays).validate(str(path))

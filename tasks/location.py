@@ -71,7 +71,7 @@ class LocationTask(Task):
     pinned_recipe = Recipe(epochs=30, batch_size=128, lr=1e-3, optimizer="adam")
     augmentations = ("identity",)
 
-    def load(self, data_dir: Path | None) -> Population:
+    def load(self, data_dir: Path | None, progress: bool = True) -> Population:
         if data_dir is None:
             path = download(URL, "dataset_location.tgz", local_copy=RELATIVE_PATH)
         else:

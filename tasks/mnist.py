@@ -84,7 +84,7 @@ class MnistTask(Task):
     pinned_recipe = Recipe(epochs=10, batch_size=128, lr=1e-3, optimizer="adam")
     augmentations = ("identity", "shift-right-1")
 
-    def load(self, data_dir: Path | None) -> Population:
+    def load(self, data_dir: Path | None, progress: bool = True) -> Population:
         x_train, y_train, x_test, y_test = _read_hub() if data_dir is None else _read_npz(data_dir)
 
         kept = deduplicate(x_train)  # a duplicate on both sides would corrupt membership labels

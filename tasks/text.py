@@ -32,7 +32,6 @@ class TextTask(Task):
     test_size: int = 1000
 
     dataset: ClassVar[str]
-    progress: ClassVar[bool] = True
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -54,7 +53,7 @@ class TextTask(Task):
     def make_model(self) -> torch.nn.Module:
         return FAMILIES[self.family].make_model(self.metadata.num_classes)
 
-    def load(self, data_dir: Path | None) -> Population:
+    def load(self, data_dir: Path | None, progress: bool = True) -> Population:
         data = LOADERS[self.dataset](data_dir)
         if not 0 < self.test_size < len(data.texts) - 1:
             raise UserError(f"task '{self.metadata.name}': test_size={self.test_size} leaves no population")
@@ -62,7 +61,7 @@ class TextTask(Task):
         test = order[: self.test_size]
         chosen = order[self.test_size : self.test_size + self.population_size]
         texts = [data.texts[i] for i in np.concatenate([chosen, test])]
-        features = FAMILIES[self.family].features(texts, self.progress)
+        features = FAMILIES[self.family].features(texts, progress)
         labels = torch.from_numpy(data.labels.astype(np.int64))
         n = len(chosen)
         self._severe = None if data.severe is None else data.severe[chosen]

@@ -48,13 +48,26 @@ def encoder_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
+def pretrained(auto_class, path: Path | None = None, **kwargs):
+    """The encoder's weights through a ``transformers`` auto class, offline and without its loading bar."""
+    from transformers.utils import logging
+
+    shown = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()  # loading takes milliseconds; the bar is noise in every run's output
+    try:
+        return auto_class.from_pretrained(path or encoder_path(), local_files_only=True, **kwargs)
+    finally:
+        if shown:
+            logging.enable_progress_bar()
+
+
 @torch.no_grad()
 def embed(texts: list[str], path: Path, max_length: int, batch_size: int = 64, progress: bool = True) -> np.ndarray:
     """Mean-pooled, L2-normalised sentence embeddings ``[N, 384]`` (as sentence-transformers computes them)."""
     from transformers import AutoModel, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    tokenizer = pretrained(AutoTokenizer, path)
+    model = pretrained(AutoModel, path).eval()
     order = np.argsort([len(text) for text in texts], kind="stable")  # similar lengths batch with little padding
     out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
     for start in tqdm(range(0, len(texts), batch_size), desc="embed texts", disable=not progress):
@@ -116,7 +129,7 @@ class MiniLMHead:
 class NgramMLP:
     name = "ngram-mlp"
     recipe = Recipe(epochs=20, batch_size=128, lr=1e-3, optimizer="adam")
-    dims = 2**12  # per analyser: word 1-2-grams and character 3-5-grams
+    dims = 2**11  # per analyser: word 1-2-grams and character 3-5-grams
 
     def features(self, texts: list[str], progress: bool) -> torch.Tensor:
         from sklearn.feature_extraction.text import HashingVectorizer
@@ -130,7 +143,7 @@ class NgramMLP:
         return torch.from_numpy(dense)
 
     def make_model(self, classes: int) -> nn.Module:
-        return mlp(2 * self.dims, 256, classes)
+        return mlp(2 * self.dims, 128, classes)
 
     def stacks_on(self, device: torch.device) -> bool:
         return True
@@ -143,9 +156,7 @@ class FineTuned(nn.Module):
         super().__init__()
         from transformers import AutoModelForSequenceClassification
 
-        self.model = AutoModelForSequenceClassification.from_pretrained(
-            encoder_path(), num_labels=classes, local_files_only=True
-        )
+        self.model = pretrained(AutoModelForSequenceClassification, num_labels=classes)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         mask = ids != 0
@@ -162,7 +173,7 @@ class MiniLMFinetune:
     def features(self, texts: list[str], progress: bool) -> torch.Tensor:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
+        tokenizer = pretrained(AutoTokenizer)
         ids = tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_length)["input_ids"]
         return torch.tensor(ids, dtype=torch.long)
 

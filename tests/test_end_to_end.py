@@ -26,6 +26,8 @@ def test_record_carries_the_public_contract(location_run):
     assert len(record["plan_hash"]) == len(record["config_hash"]) == 64
     assert len(record["per_target"]) == 16
     assert 0.3 < record["utility"]["test_accuracy"]["mean"] < 1
+    assert set(record["utility"]["recall"]) == {f"class:{c}" for c in range(30)}
+    assert 0 < record["utility"]["balanced_accuracy"]["mean"] < 1
     assert record["environment"]["device"] == "cpu"
 
 

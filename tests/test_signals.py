@@ -23,7 +23,8 @@ def _arrays(seed=0):
 def test_round_trip(tmp_path, with_accuracy):
     arrays = _arrays()
     accuracy = np.array([0.5, 0.6, 0.7, 0.8]) if with_accuracy else None
-    signals = Signals(**arrays, test_accuracy=accuracy)
+    recall = np.linspace(0, 1, K * C).reshape(K, C) if with_accuracy else None
+    signals = Signals(**arrays, test_accuracy=accuracy, test_recall=recall)
     path = tmp_path / "nested" / "signals.npz"
     signals.save(path)
     loaded = Signals.load(path)
@@ -36,8 +37,9 @@ def test_round_trip(tmp_path, with_accuracy):
     np.testing.assert_array_equal(loaded.members, arrays["members"])
     if with_accuracy:
         np.testing.assert_allclose(loaded.test_accuracy, accuracy)
+        np.testing.assert_allclose(loaded.test_recall, recall)
     else:
-        assert loaded.test_accuracy is None
+        assert loaded.test_accuracy is None and loaded.test_recall is None
 
 
 def test_load_accepts_a_plain_numpy_savez(tmp_path):
@@ -92,6 +94,7 @@ MALFORMED = [
     ("members wrong shape", lambda a: {"members": a["members"][:, :-1]}, ["members", f"[{K}, {N}]"]),
     ("members transposed", lambda a: {"members": a["members"].T.copy()}, ["members", f"[{K}, {N}]"]),
     ("test_accuracy wrong shape", lambda a: {"test_accuracy": np.ones(K + 1)}, ["test_accuracy", f"[{K}]"]),
+    ("test_recall one axis", lambda a: {"test_recall": np.ones(K)}, ["test_recall", f"[{K}, {C}]"]),
 ]
 
 
