@@ -122,16 +122,48 @@ def class_subgroups(labels: np.ndarray, num_classes: int, names=(), flagged: int
 
 @dataclass
 class Defense:
-    """Changes how models are trained (the recipe) or what an attacker observes (the outputs)."""
+    """Changes how models train (training side) or what anyone observes of them (serving side).
+
+    Training side, from the smallest change to the largest: ``training_recipe``
+    (optimizer settings), ``wrap_model``, ``loss``, or ``fit`` for a whole loop of
+    its own. Serving side: ``observe``. The attacker knows the defense: reference
+    models train under it too, and it serves the attacker and the utility test alike.
+    """
 
     citation: ClassVar[str] = ""
+    serving_only: ClassVar[bool] = False  # trains the models of 'none', which the cache then shares
+    stacks: ClassVar[bool] = True  # False: models train one at a time (e.g. per-sample gradients)
 
     def training_recipe(self, recipe: Recipe) -> Recipe:
         return recipe
 
-    def observe(self, logits: np.ndarray) -> np.ndarray:
-        """What the attacker sees of logits ``[..., C]``; the identity unless the defense masks outputs."""
+    def wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model as trained and served (e.g. with dropout layers added)."""
+        return model
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Each model's training loss on its batch: logits ``[G, B, C]``, labels ``[G, B]`` -> ``[G]``."""
+        per_example = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
+        return per_example.view(labels.shape).mean(dim=1)
+
+    def fit(self, job) -> dict[str, np.ndarray]:
+        """Train ``job`` (a :class:`miabench.engine.TrainingJob`); return facts per model, e.g. ``{"epsilon": [G]}``."""
+        job.train(loss=lambda logits, idx: self.loss(logits, job.y[idx]))
+        return {}
+
+    def observe(self, logits: np.ndarray, labels: np.ndarray, members: np.ndarray | None) -> np.ndarray:
+        """What is served of logits ``[K, N, A, C]``: the identity unless the defense masks outputs.
+
+        ``members`` ``[K, N]`` is the defender's knowledge of its own training sets (None
+        for inputs outside the population: test examples, an attacker's queries).
+        """
         return logits
+
+    def training_config(self) -> dict:
+        """What of the defense determines the trained models (part of the cache key)."""
+        if self.serving_only:
+            return {"name": "none", "params": {}}
+        return {"name": self.name, "params": dataclasses.asdict(self)}
 
 
 @dataclass(frozen=True)

@@ -69,10 +69,14 @@ class SignalsCache:
         with np.load(self.entry(key) / "models.npz") as arrays:
             return {name: arrays[name] for name in arrays.files}
 
-    def store(self, key: str, signals: Signals, config: dict, weights: dict[str, np.ndarray]) -> None:
+    def facts(self, key: str) -> dict[str, list[float]]:
+        """What the defense reported per model when the entry was trained (e.g. the accountant's epsilon)."""
+        return json.loads((self.entry(key) / "meta.json").read_text()).get("facts", {})
+
+    def store(self, key: str, signals: Signals, config: dict, weights: dict[str, np.ndarray], facts=None) -> None:
         entry = self.entry(key)
         signals.save(entry / "signals.npz")
         save_npz(entry / "models.npz", **weights)
         checksums = {name: sha256_file(entry / name) for name in FILES}
-        write_json(entry / "meta.json", {"key": key, "sha256": checksums, "config": config})
+        write_json(entry / "meta.json", {"key": key, "sha256": checksums, "config": config, "facts": facts or {}})
         shutil.rmtree(self.work_dir(key), ignore_errors=True)

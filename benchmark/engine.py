@@ -10,8 +10,10 @@ seed, so both paths train the same models.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +112,9 @@ def make_optimizer(parameters, recipe: Recipe) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer '{recipe.optimizer}' in the recipe; use adam, adamw or sgd")
 
 
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits [G, B, C], batch indices [G, B]) -> [G]
+
+
 def train(
     models: nn.Module,
     x: torch.Tensor,
@@ -120,13 +125,22 @@ def train(
     seed: int,
     checkpoint: Path | None = None,
     progress: bool = True,
+    loss: Loss | None = None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> nn.Module:
     """Train the group ``models`` (model ``model_indices[g]`` on ``members[model_indices[g]]``).
 
     ``members`` is the whole plan ``[K, N]``: the number of steps per epoch is set by
     its largest member set, so a model trains identically in any grouping. With a
     ``checkpoint`` path the state is saved after every epoch and a rerun resumes.
+    ``loss`` gives each model's loss on its batch (default: mean cross-entropy);
+    ``on_epoch(epoch)`` runs after each epoch (e.g. to validate).
     """
+    if loss is None:
+
+        def loss(logits, idx):
+            return F.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), reduction="none").view(idx.shape).mean(1)
+
     device = x.device
     member_lists = [np.flatnonzero(members[k]) for k in model_indices]
     steps = math.ceil(members.sum(axis=1).max() / recipe.batch_size)
@@ -149,16 +163,54 @@ def train(
             idx = order[:, step * recipe.batch_size : (step + 1) * recipe.batch_size]  # [G, B]
             with devices.autocast(device):
                 logits = models(x[idx])  # [G, B, C]
-            loss = F.cross_entropy(logits.float().flatten(0, 1), y[idx].flatten(), reduction="none")
-            loss = loss.view(idx.shape).mean(dim=1).sum()  # sum over models: each gets its own gradient
+            total = loss(logits.float(), idx).sum()  # sum over models: each gets its own gradient
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            total.backward()
             optimizer.step()
+        if on_epoch is not None:
+            on_epoch(epoch)
         if checkpoint is not None:
             save_torch(
                 {"models": models.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1}, checkpoint
             )
     return models
+
+
+@dataclass
+class TrainingJob:
+    """One group of models to train, with everything a defense's training loop may use.
+
+    ``job.train(...)`` runs the standard loop; a defense with its own loop may change
+    the members it trains on, the loss, or run extra models (``make_model``).
+    """
+
+    models: nn.Module  # StackedModels or SingleModel, initialised
+    x: torch.Tensor  # the population's inputs, on the device
+    y: torch.Tensor
+    members: np.ndarray  # [K, N] the whole plan
+    indices: list[int]  # which of the K models this group holds
+    recipe: Recipe
+    seed: int
+    auxiliary: np.ndarray  # [N] bool: examples in no model (public data a defender may also hold)
+    make_model: Callable[[], nn.Module]  # an untrained model of the task's family
+    checkpoint: Path | None = None
+    progress: bool = True
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    def train(self, **changes) -> nn.Module:
+        """The standard loop on this job; ``changes`` replace any of train()'s arguments."""
+        arguments = {
+            "models": self.models, "x": self.x, "y": self.y, "members": self.members,
+            "model_indices": self.indices, "recipe": self.recipe, "seed": self.seed,
+            "checkpoint": self.checkpoint, "progress": self.progress,
+        }  # fmt: skip
+        return train(**(arguments | changes))
+
+    def replace(self, **changes) -> TrainingJob:
+        return dataclasses.replace(self, **changes)
 
 
 @torch.no_grad()
@@ -176,9 +228,6 @@ def predict(models: nn.Module, x: torch.Tensor, augment: Callable, views: int, c
     return torch.cat(out, dim=1)
 
 
-def test_scores(models: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Accuracy ``[G]`` and recall of each class ``[G, C]`` (NaN for a class absent from ``y``) of each model."""
-    correct = (predict(models, x, lambda batch, view: batch, views=1)[:, :, 0].argmax(-1) == y.cpu()).float()
-    per_class = F.one_hot(y.cpu(), classes).float()  # [N, C]
-    recall = (correct @ per_class) / per_class.sum(0)  # 0 / 0 = NaN where the class is absent
-    return correct.mean(dim=1).numpy(), recall.numpy()
+def test_logits(models: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Each model's logits on the test inputs: ``[G, M, C]``."""
+    return predict(models, x, lambda batch, view: batch, views=1)[:, :, 0].numpy()

@@ -41,7 +41,7 @@ class Setup:
             "task": {"name": meta.name, "version": meta.version, "params": dataclasses.asdict(self.task)},
             "model_family": self.task.model_family,
             "data_fingerprint": self.population.fingerprint,
-            "defense": {"name": self.defense.name, "params": dataclasses.asdict(self.defense)},
+            "defense": self.defense.training_config(),
             "recipe": dataclasses.asdict(self.recipe),
             "plan_hash": self.plan.hash,
             "models": self.plan.num_models,
@@ -55,32 +55,50 @@ def groups(num_models: int, stacked: bool, models_per_group: int | None) -> list
     return [list(range(start, min(start + size, num_models))) for start in range(0, num_models, size)]
 
 
+def make_model(setup: Setup) -> torch.nn.Module:
+    """An untrained model of the task's family, as the defense trains and serves it."""
+    return setup.defense.wrap_model(setup.task.make_model())
+
+
 def build_group(setup: Setup, indices: list[int]) -> torch.nn.Module:
-    modules = [engine.initialise(setup.task.make_model, setup.seed, k) for k in indices]
+    modules = [engine.initialise(lambda: make_model(setup), setup.seed, k) for k in indices]
     group = engine.StackedModels(modules) if len(modules) > 1 else engine.SingleModel(modules[0])
     return group.to(setup.device)
 
 
 def train_group(setup: Setup, indices: list[int], checkpoint: Path | None, progress: bool) -> tuple:
-    """Train one group: logits ``[G, N, A, C]``, test accuracy ``[G]``, test recall ``[G, C]``, G state dicts."""
+    """Train one group under the defense: logits ``[G, N, A, C]``, test logits ``[G, M, C]``,
+    the defense's facts per model (``{name: [G]}``) and G state dicts."""
     task, population, device = setup.task, setup.population, setup.device
-    x, y = population.x.to(device), population.y.to(device)
-    models = build_group(setup, indices)
-    engine.train(models, x, y, setup.plan.members, indices, setup.recipe, setup.seed, checkpoint, progress)
-    logits = engine.predict(models, x, task.augment, len(task.augmentations))
-    x_test, y_test = population.x_test.to(device), population.y_test.to(device)
-    test_accuracy, test_recall = engine.test_scores(models, x_test, y_test, logits.shape[-1])
-    return logits.numpy(), test_accuracy, test_recall, models.state_dicts()
+    job = engine.TrainingJob(
+        models=build_group(setup, indices),
+        x=population.x.to(device),
+        y=population.y.to(device),
+        members=setup.plan.members,
+        indices=indices,
+        recipe=setup.recipe,
+        seed=setup.seed,
+        auxiliary=~setup.plan.members.any(axis=0),
+        make_model=lambda: make_model(setup),
+        checkpoint=checkpoint,
+        progress=progress,
+    )
+    facts = setup.defense.fit(job)
+    logits = engine.predict(job.models, job.x, task.augment, len(task.augmentations))
+    test_logits = engine.test_logits(job.models, population.x_test.to(device))
+    return logits.numpy(), test_logits, facts, job.models.state_dicts()
 
 
-def save_part(path: Path, logits, test_accuracy, test_recall, weights: list[dict]) -> None:
-    save_npz(path, logits=logits, test_accuracy=test_accuracy, test_recall=test_recall, **flatten_weights(weights))
+def save_part(path: Path, logits, test_logits, facts: dict, weights: list[dict]) -> None:
+    facts = {f"fact:{name}": np.asarray(values, dtype=np.float64) for name, values in facts.items()}
+    save_npz(path, logits=logits, test_logits=test_logits, **facts, **flatten_weights(weights))
 
 
 def load_part(path: Path):
     try:
         with np.load(path) as part:
-            return part["logits"], part["test_accuracy"], part["test_recall"], unflatten_weights(part)
+            facts = {key.split(":", 1)[1]: part[key] for key in part.files if key.startswith("fact:")}
+            return part["logits"], part["test_logits"], facts, unflatten_weights(part)
     except (OSError, ValueError, KeyError, EOFError):
         return None  # unreadable: retrain this group
 
@@ -108,10 +126,11 @@ def compute_signals(
     started = time.perf_counter()
     cached = cache.load(key)
     if cached is not None:
-        return cached, {"cache_key": key, "cache_hit": True, "train_seconds": 0.0}
+        return cached, {"cache_key": key, "cache_hit": True, "train_seconds": 0.0, "facts": cache.facts(key)}
     work = cache.work_dir(key)
-    logits, accuracies, recalls, weights = [], [], [], []
-    for indices in groups(setup.plan.num_models, setup.task.stacks_on(setup.device), models_per_group):
+    logits, test_logits, facts, weights = [], [], [], []
+    stacked = setup.task.stacks_on(setup.device) and setup.defense.stacks
+    for indices in groups(setup.plan.num_models, stacked, models_per_group):
         name = f"models-{indices[0]:04d}-{indices[-1]:04d}"
         part = load_part(work / f"{name}.npz") if (work / f"{name}.npz").exists() else None
         if part is None:
@@ -119,16 +138,18 @@ def compute_signals(
             save_part(work / f"{name}.npz", *part)
             (work / f"{name}.ckpt").unlink(missing_ok=True)
         logits.append(part[0])
-        accuracies.append(part[1])
-        recalls.append(part[2])
+        test_logits.append(part[1])
+        facts.append(part[2])
         weights.extend(part[3])
     signals = Signals(
         logits=np.concatenate(logits).astype(np.float32),
         labels=setup.population.y.numpy().astype(np.int64),
         members=setup.plan.members,
-        test_accuracy=np.concatenate(accuracies),
-        test_recall=np.concatenate(recalls),
+        test_logits=np.concatenate(test_logits).astype(np.float32),
+        test_labels=setup.population.y_test.numpy().astype(np.int64),
     ).validate("trained signals")
-    cache.store(key, signals, config, flatten_weights(weights))
-    info = {"cache_key": key, "cache_hit": False, "train_seconds": round(time.perf_counter() - started, 3)}
+    facts = {name: np.concatenate([group[name] for group in facts]).tolist() for name in facts[0]}
+    cache.store(key, signals, config, flatten_weights(weights), facts)
+    seconds = round(time.perf_counter() - started, 3)
+    info = {"cache_key": key, "cache_hit": False, "train_seconds": seconds, "facts": facts}
     return signals, info

@@ -19,10 +19,11 @@ class QueryBudgetExceeded(RuntimeError):
 
 
 class Oracle:
-    def __init__(self, model: nn.Module, budget: int, device: torch.device):
+    def __init__(self, model: nn.Module, budget: int, device: torch.device, serve=None):
         self.model = model.to(device).eval()
         self.budget = budget
         self.device = device
+        self.serve = serve or (lambda logits: logits)  # the defense's output transform, logits [B, C] -> [B, C]
         self.used = 0
 
     @property
@@ -36,4 +37,5 @@ class Oracle:
             raise QueryBudgetExceeded(f"{len(x)} queries asked with {self.remaining} left of {self.budget}")
         self.used += len(x)
         with devices.autocast(self.device):
-            return self.model(x.to(self.device)).argmax(-1).cpu().numpy()
+            logits = self.model(x.to(self.device)).float().cpu().numpy()
+        return self.serve(logits).argmax(-1)

@@ -120,24 +120,38 @@ def ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator > 0 else None
 
 
-def utility(signals, class_names=(), flagged: int | None = None) -> dict | None:
-    """Test accuracy, balanced accuracy and each class's recall (``flagged``: the safety class), over models."""
+def facts(per_model: dict[str, list[float]]) -> dict:
+    """A defense's facts per model (e.g. the accountant's epsilon) as mean, std and the values."""
+    return {
+        name: {"mean": float(np.mean(values)), "std": float(np.std(values)), "per_model": list(values)}
+        for name, values in per_model.items()
+    }
+
+
+def utility(test_logits: np.ndarray | None, test_labels, class_names=(), flagged: int | None = None) -> dict | None:
+    """From served test outputs ``[K, M, C]``: test accuracy, balanced accuracy and each class's recall
+    (``flagged``: the class a safety classifier flags), as mean and std over the K models."""
 
     def spread(values: np.ndarray) -> dict | None:
         if np.isnan(values).any():
             return None  # a class absent from the test set has no recall
         return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
 
-    if signals.test_accuracy is None:
+    if test_logits is None:
         return None
-    out = {"test_accuracy": spread(signals.test_accuracy)}
-    recall = signals.test_recall
-    if recall is not None:
-        out["balanced_accuracy"] = spread(np.nanmean(recall, axis=1))
-        names = class_names or [str(c) for c in range(recall.shape[1])]
-        out["recall"] = {f"class:{name}": spread(recall[:, c]) for c, name in enumerate(names)}
-        if flagged is not None:
-            out["recall"]["flagged"] = spread(recall[:, flagged])
+    correct = test_logits.argmax(-1) == test_labels  # [K, M]
+    classes = test_logits.shape[-1]
+    per_class = np.eye(classes)[test_labels]  # [M, C]
+    with np.errstate(invalid="ignore"):
+        recall = (correct @ per_class) / per_class.sum(0)  # [K, C]; NaN where a class is absent
+    names = class_names or [str(c) for c in range(classes)]
+    out = {
+        "test_accuracy": spread(correct.mean(1)),
+        "balanced_accuracy": spread(np.nanmean(recall, axis=1)),
+        "recall": {f"class:{name}": spread(recall[:, c]) for c, name in enumerate(names)},
+    }
+    if flagged is not None:
+        out["recall"]["flagged"] = spread(recall[:, flagged])
     return out
 
 

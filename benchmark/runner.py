@@ -20,7 +20,7 @@ from miabench.api import class_subgroups
 from miabench.cache import SignalsCache, config_hash
 from miabench.data import data_dir as resolve_data_dir
 from miabench.errors import UserError
-from miabench.harness import Setup, compute_signals, unflatten_weights
+from miabench.harness import Setup, compute_signals, make_model, unflatten_weights
 from miabench.oracle import Oracle
 from miabench.params import route
 from miabench.plan import MembershipPlan
@@ -77,17 +77,22 @@ def attack_record(attack, outcome: dict) -> dict:
     return record | {key: outcome[key] for key in metric_keys if key in outcome}
 
 
-def oracles(task, cache: SignalsCache, key: str, attack, device):
-    """For an attack that queries: a function opening counted queries to model k, within its budget."""
+def oracles(setup: Setup, cache: SignalsCache, key: str, attack):
+    """For an attack that queries: a function opening counted queries to model k, within its budget.
+
+    Queries are served as the defense serves every output."""
     budget = attack.threat_model().queries
     if not budget:
         return None
     weights = unflatten_weights(cache.load_weights(key))
 
+    def serve(logits: np.ndarray) -> np.ndarray:  # [B, C]
+        return setup.defense.observe(logits[None, :, None], logits.argmax(-1), None)[0, :, 0]
+
     def open_oracle(k: int) -> Oracle:
-        model = task.make_model()
+        model = make_model(setup)
         model.load_state_dict(weights[k])
-        return Oracle(model, budget, device)
+        return Oracle(model, budget, setup.device, serve)
 
     return open_oracle
 
@@ -153,7 +158,9 @@ def run(
     )
     cache = SignalsCache(cache_dir)
     signals, train_info = compute_signals(setup, cache, models_per_group, progress)
-    observed = defense_obj.observe(signals.logits)
+    facts = train_info.pop("facts")
+    observed = defense_obj.observe(signals.logits, signals.labels, plan.members)
+    served_test = defense_obj.observe(signals.test_logits[:, :, None], signals.test_labels, None)[:, :, 0]
 
     config = setup.config()
     meta = task_obj.metadata
@@ -165,7 +172,7 @@ def run(
             "model_family": task_obj.model_family,
             "data_fingerprint": population.fingerprint,
         },
-        "defense": results.component(defense_obj),
+        "defense": {**results.component(defense_obj), "facts": results.facts(facts)},
         "recipe": dataclasses.asdict(setup.recipe),
         "seed": seed,
         "models": plan.num_models,
@@ -176,13 +183,13 @@ def run(
         "plan_paired": plan.paired,
         "auxiliary": int((~plan.challenge).sum()),
         "environment": results.environment(devices.describe(torch_device)),
-        "utility": results.utility(signals, meta.class_names, meta.flagged_class),
+        "utility": results.utility(served_test, signals.test_labels, meta.class_names, meta.flagged_class),
     }
     out = Path(out) if out is not None else Path("miabench-results") / f"{task}-{defense}-K{num_models}-seed{seed}"
     records = []
     subgroups = task_obj.subgroups(signals.labels)
     for attack in attack_objs:
-        oracle = oracles(task_obj, cache, train_info["cache_key"], attack, torch_device)
+        oracle = oracles(setup, cache, train_info["cache_key"], attack)
         outcome = attack_signals(
             attack, observed, signals.labels, plan, seed, subgroups, inputs=population.x, oracle=oracle
         )
@@ -223,7 +230,7 @@ def score(signals_path: Path, attack: str, params: dict[str, str] | None = None,
         "plan_paired": plan.paired,
         "plan_leaks": plan.leaks,
         "environment": results.environment("n/a (signals file)"),
-        "utility": results.utility(signals),
+        "utility": results.utility(signals.test_logits, signals.test_labels),
         **attack_record(attack_obj, outcome),
         "config_hash": config_hash({"signals": fingerprint, "attack": results.component(attack_obj)}),
         "timings": {"attack_seconds": outcome["attack_seconds"]},

@@ -2,8 +2,8 @@
 
 ``logits`` float32 [K, N, A, C]: model k's logits on example n under view a;
 ``labels`` int64 [N]; ``members`` bool [K, N]: whether model k trained on example n.
-Files written by the harness also carry utility: ``test_accuracy`` float [K] and
-``test_recall`` float [K, C], each model's recall of each class on the test set.
+Files written by the harness also carry what utility is measured on: ``test_logits``
+float32 [K, M, C], each model's logits on M test examples, and ``test_labels`` int64 [M].
 Anyone who trained models elsewhere can write this file and score every attack on it.
 """
 
@@ -19,7 +19,7 @@ from miabench.atomic import save_npz
 from miabench.errors import UserError
 
 REQUIRED = ("logits", "labels", "members")
-UTILITY = ("test_accuracy", "test_recall")
+UTILITY = ("test_logits", "test_labels")
 
 
 @dataclass
@@ -27,8 +27,8 @@ class Signals:
     logits: np.ndarray
     labels: np.ndarray
     members: np.ndarray
-    test_accuracy: np.ndarray | None = None
-    test_recall: np.ndarray | None = None
+    test_logits: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -59,18 +59,27 @@ class Signals:
             raise UserError(f"{source}: members has dtype {members.dtype}, expected bool; write members.astype(bool)")
         if members.shape != (k, n):
             raise UserError(f"{source}: members has shape {members.shape}, expected [K, N] = [{k}, {n}]")
-        if self.test_accuracy is not None and self.test_accuracy.shape != (k,):
-            raise UserError(f"{source}: test_accuracy has shape {self.test_accuracy.shape}, expected [{k}]")
-        if self.test_recall is not None and self.test_recall.shape != (k, c):
-            raise UserError(f"{source}: test_recall has shape {self.test_recall.shape}, expected [K, C] = [{k}, {c}]")
+        test_logits, test_labels = self.test_logits, self.test_labels
+        if (test_logits is None) != (test_labels is None):
+            raise UserError(f"{source}: give test_logits and test_labels together, or neither")
+        if test_logits is not None:
+            m = len(test_labels)
+            if test_logits.shape != (k, m, c):
+                raise UserError(
+                    f"{source}: test_logits has shape {test_logits.shape}, expected [K, M, C] = [{k}, {m}, {c}]"
+                )
+            if not np.issubdtype(test_labels.dtype, np.integer) or (
+                m and not 0 <= test_labels.min() <= test_labels.max() < c
+            ):
+                raise UserError(f"{source}: test_labels must be integers in 0..{c - 1}")
         return self
 
     def save(self, path: Path) -> None:
         arrays = {"logits": self.logits.astype(np.float32), "labels": self.labels.astype(np.int64)}
         arrays["members"] = self.members.astype(bool)
-        for key in UTILITY:
-            if getattr(self, key) is not None:
-                arrays[key] = getattr(self, key).astype(np.float64)
+        if self.test_logits is not None:
+            arrays["test_logits"] = self.test_logits.astype(np.float32)
+            arrays["test_labels"] = self.test_labels.astype(np.int64)
         save_npz(path, **arrays)
 
     @classmethod

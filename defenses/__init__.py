@@ -1,3 +1,7 @@
-"""Built-in defenses; importing this package registers them."""
+"""Built-in defenses, one module each; importing this package registers every module in it."""
 
-from miabench.defenses import l2, none  # noqa: F401
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -122,7 +122,9 @@ def _signals_file(path, models=8, examples=200, seed=0, boost=2.0):
     labels = rng.integers(0, 3, size=examples).astype(np.int64)
     logits = rng.normal(size=(models, examples, 1, 3)).astype(np.float32)
     logits[:, np.arange(examples), 0, labels] += boost * members
-    Signals(logits, labels, members, test_accuracy=np.full(models, 0.75)).save(path)
+    test_labels = np.array([0, 1, 2, 0], dtype=np.int64)
+    test_logits = np.eye(3, dtype=np.float32)[[0, 1, 2, 1]][None].repeat(models, 0)  # 3 of 4 right
+    Signals(logits, labels, members, test_logits=test_logits, test_labels=test_labels).save(path)
     return members
 
 

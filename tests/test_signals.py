@@ -22,9 +22,9 @@ def _arrays(seed=0):
 @pytest.mark.parametrize("with_accuracy", [False, True])
 def test_round_trip(tmp_path, with_accuracy):
     arrays = _arrays()
-    accuracy = np.array([0.5, 0.6, 0.7, 0.8]) if with_accuracy else None
-    recall = np.linspace(0, 1, K * C).reshape(K, C) if with_accuracy else None
-    signals = Signals(**arrays, test_accuracy=accuracy, test_recall=recall)
+    test_logits = np.linspace(0, 1, K * 5 * C, dtype=np.float32).reshape(K, 5, C) if with_accuracy else None
+    test_labels = np.arange(5) % C if with_accuracy else None
+    signals = Signals(**arrays, test_logits=test_logits, test_labels=test_labels)
     path = tmp_path / "nested" / "signals.npz"
     signals.save(path)
     loaded = Signals.load(path)
@@ -36,10 +36,10 @@ def test_round_trip(tmp_path, with_accuracy):
     np.testing.assert_array_equal(loaded.labels, arrays["labels"])
     np.testing.assert_array_equal(loaded.members, arrays["members"])
     if with_accuracy:
-        np.testing.assert_allclose(loaded.test_accuracy, accuracy)
-        np.testing.assert_allclose(loaded.test_recall, recall)
+        np.testing.assert_array_equal(loaded.test_logits, test_logits)
+        np.testing.assert_array_equal(loaded.test_labels, test_labels)
     else:
-        assert loaded.test_accuracy is None and loaded.test_recall is None
+        assert loaded.test_logits is None and loaded.test_labels is None
 
 
 def test_load_accepts_a_plain_numpy_savez(tmp_path):
@@ -93,8 +93,17 @@ MALFORMED = [
     ("members int 0/1", lambda a: {"members": a["members"].astype(np.int64)}, ["members", "int64", "bool"]),
     ("members wrong shape", lambda a: {"members": a["members"][:, :-1]}, ["members", f"[{K}, {N}]"]),
     ("members transposed", lambda a: {"members": a["members"].T.copy()}, ["members", f"[{K}, {N}]"]),
-    ("test_accuracy wrong shape", lambda a: {"test_accuracy": np.ones(K + 1)}, ["test_accuracy", f"[{K}]"]),
-    ("test_recall one axis", lambda a: {"test_recall": np.ones(K)}, ["test_recall", f"[{K}, {C}]"]),
+    (
+        "test_logits wrong shape",
+        lambda a: {"test_logits": np.ones((K, 3, C + 1)), "test_labels": np.zeros(3, np.int64)},
+        ["test_logits", f"[{K}, 3, {C}]"],
+    ),
+    ("test_logits alone", lambda a: {"test_logits": np.ones((K, 3, C))}, ["test_logits and test_labels together"]),
+    (
+        "test_labels out of range",
+        lambda a: {"test_logits": np.ones((K, 3, C)), "test_labels": np.full(3, C)},
+        ["test_labels", f"0..{C - 1}"],
+    ),
 ]
 
 

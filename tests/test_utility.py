@@ -1,0 +1,19 @@
+"""Utility from served test outputs: accuracy, balanced accuracy, each class's recall."""
+
+import numpy as np
+import pytest
+
+from miabench import results
+
+
+def test_utility_counts_recall_per_class_and_leaves_absent_classes_out():
+    labels = np.array([0, 0, 0, 1])  # class 2 never appears in the test set
+    predictions = np.array([[0, 0, 1, 1], [0, 1, 1, 1]])  # model 0: 3 of 4 right; model 1: 2 of 4
+    logits = np.eye(3)[predictions]
+    utility = results.utility(logits, labels, ("a", "b", "c"), flagged=1)
+    assert utility["test_accuracy"]["mean"] == pytest.approx(0.625)
+    assert utility["recall"]["class:a"]["mean"] == pytest.approx((2 / 3 + 1 / 3) / 2)
+    assert utility["recall"]["class:b"]["mean"] == utility["recall"]["flagged"]["mean"] == 1.0
+    assert utility["recall"]["class:c"] is None
+    assert utility["balanced_accuracy"]["mean"] == pytest.approx(((2 / 3 + 1) / 2 + (1 / 3 + 1) / 2) / 2)
+    assert results.utility(None, None) is None
