@@ -22,6 +22,7 @@ from miabench.data import data_dir as resolve_data_dir
 from miabench.errors import UserError
 from miabench.harness import Setup, compute_signals, make_model, unflatten_weights
 from miabench.oracle import Oracle
+from miabench.outliers import outlier_mask
 from miabench.params import route
 from miabench.plan import MembershipPlan
 from miabench.registry import attacks as attack_registry
@@ -187,7 +188,7 @@ def run(
     }
     out = Path(out) if out is not None else Path("miabench-results") / f"{task}-{defense}-K{num_models}-seed{seed}"
     records = []
-    subgroups = task_obj.subgroups(signals.labels)
+    subgroups = {**task_obj.subgroups(signals.labels), "outliers": outlier_mask(population.x, signals.labels)}
     for attack in attack_objs:
         oracle = oracles(setup, cache, train_info["cache_key"], attack)
         outcome = attack_signals(

@@ -17,3 +17,14 @@ def test_utility_counts_recall_per_class_and_leaves_absent_classes_out():
     assert utility["recall"]["class:c"] is None
     assert utility["balanced_accuracy"]["mean"] == pytest.approx(((2 / 3 + 1) / 2 + (1 / 3 + 1) / 2) / 2)
     assert results.utility(None, None) is None
+
+
+def test_outliers_are_the_farthest_share_of_each_class():
+    import torch
+
+    from miabench.outliers import outlier_mask
+
+    x = torch.tensor([[0.0], [0.1], [-0.1], [5.0], [10.0], [10.1], [-3.0], [9.9]])
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    mask = outlier_mask(x, labels, fraction=0.25)
+    assert mask.tolist() == [False, False, False, True, False, False, True, False]
