@@ -151,11 +151,15 @@ class Defense:
         job.train(loss=lambda logits, idx: self.loss(logits, job.y[idx]))
         return {}
 
-    def observe(self, logits: np.ndarray, labels: np.ndarray, members: np.ndarray | None) -> np.ndarray:
-        """What is served of logits ``[K, N, A, C]``: the identity unless the defense masks outputs.
+    def observe(
+        self, logits: np.ndarray, labels: np.ndarray, members: np.ndarray | None, models: np.ndarray
+    ) -> np.ndarray:
+        """What is served of logits ``[K', N, A, C]``: the identity unless the defense masks outputs.
 
-        ``members`` ``[K, N]`` is the defender's knowledge of its own training sets (None
-        for inputs outside the population: test examples, an attacker's queries).
+        ``models`` ``[K']`` says which of the K models each leading row comes from.
+        ``members`` ``[K', N]`` is the defender's knowledge of its own training sets; it
+        is None for inputs outside the population (test examples, an attacker's
+        queries), which the runner serves after the population's cube.
         """
         return logits
 

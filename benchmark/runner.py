@@ -87,10 +87,10 @@ def oracles(setup: Setup, cache: SignalsCache, key: str, attack):
         return None
     weights = unflatten_weights(cache.load_weights(key))
 
-    def serve(logits: np.ndarray) -> np.ndarray:  # [B, C]
-        return setup.defense.observe(logits[None, :, None], logits.argmax(-1), None)[0, :, 0]
-
     def open_oracle(k: int) -> Oracle:
+        def serve(logits: np.ndarray) -> np.ndarray:  # [B, C]
+            return setup.defense.observe(logits[None, :, None], logits.argmax(-1), None, np.array([k]))[0, :, 0]
+
         model = make_model(setup)
         model.load_state_dict(weights[k])
         return Oracle(model, budget, setup.device, serve)
@@ -160,8 +160,9 @@ def run(
     cache = SignalsCache(cache_dir)
     signals, train_info = compute_signals(setup, cache, models_per_group, progress)
     facts = train_info.pop("facts")
-    observed = defense_obj.observe(signals.logits, signals.labels, plan.members)
-    served_test = defense_obj.observe(signals.test_logits[:, :, None], signals.test_labels, None)[:, :, 0]
+    every_model = np.arange(plan.num_models)
+    observed = defense_obj.observe(signals.logits, signals.labels, plan.members, every_model)
+    served_test = defense_obj.observe(signals.test_logits[:, :, None], signals.test_labels, None, every_model)[:, :, 0]
 
     config = setup.config()
     meta = task_obj.metadata
