@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from miabench import report, runner, vulnerability
+from miabench import report, runner, sweep, vulnerability
 from miabench.errors import UserError
 from miabench.params import declared, parse_assignments
 from miabench.registry import attacks, defenses, tasks
@@ -97,22 +97,22 @@ def execute(args: argparse.Namespace) -> None:
     if args.command == "list":
         print(list_components(args.kind))
     elif args.command == "run":
-        records = runner.run(
-            task=args.task,
-            attacks=args.attack,
-            defense=args.defense,
-            family=args.family,
-            models=args.models,
-            seed=args.seed,
-            params=parse_assignments(args.param),
-            out=args.out,
-            data_dir=args.data_dir,
-            device=args.device,
-            models_per_group=args.models_per_group,
-            cache_dir=args.cache_dir,
-            progress=not args.quiet,
-        )
-        print(report.run_summary(records))
+        params = parse_assignments(args.param)
+        common = {
+            "task": args.task, "attacks": args.attack, "family": args.family, "models": args.models,
+            "seed": args.seed, "data_dir": args.data_dir, "device": args.device,
+            "models_per_group": args.models_per_group, "cache_dir": args.cache_dir, "progress": not args.quiet,
+        }  # fmt: skip
+        if sweep.is_sweep(params):
+            out = args.out or Path("miabench-results") / f"{args.task}-{args.defense}-sweep-seed{args.seed}"
+            runs = sweep.run(out, args.defense, params, **common)
+            for setting, records in runs:
+                print(f"\n## {setting}\n\n{report.run_summary(records)}")
+            print(f"\n## privacy–utility frontier\n\n{(out / 'frontier.md').read_text()}")
+            print(f"table, plot and points: {out}/frontier.{{md,png,svg,json}}")
+        else:
+            records = runner.run(defense=args.defense, params=params, out=args.out, **common)
+            print(report.run_summary(records))
     elif args.command == "score":
         record = runner.score(args.signals, args.attack, parse_assignments(args.param), args.out, args.seed)
         print(report.run_summary([record]))
