@@ -67,7 +67,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--attack", type=comma_list, default=list(runner.DEFAULT_ATTACKS), help="comma-separated, or 'all'"
     )
-    run.add_argument("--defense", default=runner.DEFAULT_DEFENSE)
+    run.add_argument(
+        "--defense", type=comma_list, default=[runner.DEFAULT_DEFENSE], help="comma-separated: several make a sweep"
+    )
     run.add_argument("--family", help="the model family, for tasks that offer several (e.g. minilm-head, ngram-mlp)")
     run.add_argument("--models", type=int, help="K, the number of models (default: the task's)")
     run.add_argument("--seed", type=int, default=0)
@@ -103,15 +105,16 @@ def execute(args: argparse.Namespace) -> None:
             "seed": args.seed, "data_dir": args.data_dir, "device": args.device,
             "models_per_group": args.models_per_group, "cache_dir": args.cache_dir, "progress": not args.quiet,
         }  # fmt: skip
-        if sweep.is_sweep(params):
-            out = args.out or Path("miabench-results") / f"{args.task}-{args.defense}-sweep-seed{args.seed}"
+        if sweep.is_sweep(args.defense, params):
+            named = "-".join(args.defense)
+            out = args.out or Path("miabench-results") / f"{args.task}-{named}-sweep-seed{args.seed}"
             runs = sweep.run(out, args.defense, params, **common)
             for setting, records in runs:
                 print(f"\n## {setting}\n\n{report.run_summary(records)}")
             print(f"\n## privacy–utility frontier\n\n{(out / 'frontier.md').read_text()}")
             print(f"table, plot and points: {out}/frontier.{{md,png,svg,json}}")
         else:
-            records = runner.run(defense=args.defense, params=params, out=args.out, **common)
+            records = runner.run(defense=args.defense[0], params=params, out=args.out, **common)
             print(report.run_summary(records))
     elif args.command == "score":
         record = runner.score(args.signals, args.attack, parse_assignments(args.param), args.out, args.seed)

@@ -1,7 +1,8 @@
-"""Sweeps: a parameter given a list (``--param epsilon=1,4,8``) runs every setting in order.
+"""Sweeps: a parameter given a list (``--param epsilon=1,4,8``), or several defenses
+(``--defense l2,dpsgd``), run every setting in order.
 
-Lists multiply (the settings are their product, first key slowest). A sweep under a
-defense also runs the undefended models once, as the frontier's reference point.
+Lists multiply (the settings are their product, first key slowest, for each defense
+in turn). A sweep also runs the undefended models once, as the frontier's reference.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from miabench.params import declared
 from miabench.registry import defenses
 
 
-def is_sweep(params: dict[str, str]) -> bool:
-    return any("," in value for value in params.values())
+def is_sweep(defense_names: list[str], params: dict[str, str]) -> bool:
+    return len(defense_names) > 1 or any("," in value for value in params.values())
 
 
 def expand(params: dict[str, str]) -> list[dict[str, str]]:
@@ -40,19 +41,18 @@ def undefended_params(defense: str, setting: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in setting.items() if key.rpartition(".")[2] not in own}
 
 
-def run(out: Path, defense: str = runner.DEFAULT_DEFENSE, params: dict[str, str] | None = None, **run_args):
+def run(out: Path, defense_names: list[str], params: dict[str, str] | None = None, **run_args):
     """Run each setting into ``out/<setting>/``, then write the frontier; returns ``[(setting, records)]``."""
     params = params or {}
     settings = expand(params)
     swept = [key for key, value in params.items() if "," in value]
-    runs = []
-    if defense != "none":
-        reference = runner.run(
-            defense="none", params=undefended_params(defense, settings[0]), out=out / "none", **run_args
-        )
-        runs.append(("none", reference))
-    for setting in settings:
-        name = setting_name(defense, setting, swept)
-        runs.append((name, runner.run(defense=defense, params=setting, out=out / name, **run_args)))
+    reference = settings[0]
+    for defense in defense_names:
+        reference = undefended_params(defense, reference)
+    runs = [("none", runner.run(defense="none", params=reference, out=out / "none", **run_args))]
+    for defense in defense_names:
+        for setting in settings if defense != "none" else []:
+            name = setting_name(defense, setting, swept)
+            runs.append((name, runner.run(defense=defense, params=setting, out=out / name, **run_args)))
     frontier.write(out, runs)
     return runs

@@ -17,7 +17,8 @@ def test_lists_expand_in_order_first_key_slowest():
         {"weight_decay": "0.01", "epochs": "3", "lr": "1e-3"},
         {"weight_decay": "0.01", "epochs": "3", "lr": "1e-2"},
     ]
-    assert sweep.is_sweep({"a": "1,2"}) and not sweep.is_sweep({"a": "1"})
+    assert sweep.is_sweep(["l2"], {"a": "1,2"}) and sweep.is_sweep(["l2", "none"], {})
+    assert not sweep.is_sweep(["l2"], {"a": "1"})
 
 
 def test_an_empty_list_item_is_a_one_line_error():
@@ -48,3 +49,12 @@ def test_a_sweep_writes_each_setting_and_the_frontier(capsys, data_dir, tmp_path
     assert record["defense"]["params"] == {"weight_decay": 0.5}
     assert (out / "frontier.png").stat().st_size > 1000 and "<svg" in (out / "frontier.svg").read_text()
     assert "| setting" in (out / "frontier.md").read_text()
+
+
+def test_several_defenses_make_one_frontier(data_dir, tmp_path):
+    runs = sweep.run(
+        tmp_path / "out", ["l2", "none"], {"epochs": "2"}, task="location", attacks=["loss"], models=4,
+        data_dir=data_dir, cache_dir=tmp_path / "cache", progress=False,
+    )  # fmt: skip
+    assert [name for name, _ in runs] == ["none", "l2"]
+    assert runs[1][1][0]["defense"]["name"] == "l2"
