@@ -49,6 +49,12 @@ class StackedModels(nn.Module):
         buffers = {name: getattr(self, f"stacked_buffer_{i}") for i, name in enumerate(self._buffer_names)}
         return torch.func.vmap(self._call, in_dims=(0, 0, x_dim), randomness="different")(params, buffers, x)
 
+    def train(self, mode: bool = True) -> StackedModels:
+        """Also sets the skeleton's mode: it is no submodule, yet dropout and the like run through it."""
+        super().train(mode)
+        self._skeleton[0].train(mode)
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Each model on its own batch: ``x [G, B, ...] -> [G, B, C]``."""
         return self._run(x, 0)
@@ -126,7 +132,7 @@ def train(
     checkpoint: Path | None = None,
     progress: bool = True,
     loss: Loss | None = None,
-    on_epoch: Callable[[int], None] | None = None,
+    on_epoch: Callable[[int], bool | None] | None = None,
 ) -> nn.Module:
     """Train the group ``models`` (model ``model_indices[g]`` on ``members[model_indices[g]]``).
 
@@ -134,7 +140,8 @@ def train(
     its largest member set, so a model trains identically in any grouping. With a
     ``checkpoint`` path the state is saved after every epoch and a rerun resumes.
     ``loss`` gives each model's loss on its batch (default: mean cross-entropy);
-    ``on_epoch(epoch)`` runs after each epoch (e.g. to validate).
+    ``on_epoch(epoch)`` runs after each epoch (e.g. to validate); returning True stops
+    training there (early stopping), and a checkpoint then records the run as finished.
     """
     if loss is None:
 
@@ -167,12 +174,12 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             optimizer.step()
-        if on_epoch is not None:
-            on_epoch(epoch)
+        stop = on_epoch is not None and bool(on_epoch(epoch))
         if checkpoint is not None:
-            save_torch(
-                {"models": models.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1}, checkpoint
-            )
+            done = recipe.epochs if stop else epoch + 1  # a stopped run resumes as finished
+            save_torch({"models": models.state_dict(), "optimizer": optimizer.state_dict(), "epoch": done}, checkpoint)
+        if stop:
+            break
     return models
 
 

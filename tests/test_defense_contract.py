@@ -7,12 +7,15 @@ from miabench import runner
 from miabench.registry import defenses
 
 SMALL = {"epochs": "3"}
+# Relaxed losses act only once a model's loss falls below alpha: within 3 epochs that needs a higher one.
+EARLY = {"relaxloss": {"alpha": "2.5"}}
 
 
 def small_run(defense, data_dir, tmp_path):
     out = tmp_path / defense
     (record,) = runner.run(
-        task="location", attacks=["loss"], defense=defense, models=4, params=SMALL, data_dir=data_dir,
+        task="location", attacks=["loss"], defense=defense, models=4, params=SMALL | EARLY.get(defense, {}),
+        data_dir=data_dir,
         out=out, cache_dir=tmp_path / "cache", progress=False,
     )  # fmt: skip
     with np.load(out / "loss" / "scores.npz") as scores:
