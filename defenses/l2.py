@@ -4,6 +4,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from miabench.api import Defense, Recipe
+from miabench.defenses.citations import SHOKRI_2017
 from miabench.errors import UserError
 from miabench.registry import defenses
 
@@ -13,12 +14,7 @@ from miabench.registry import defenses
 class L2(Defense):
     weight_decay: float = 5e-3
 
-    citation = """@inproceedings{shokri2017membership,
-  title={Membership Inference Attacks Against Machine Learning Models},
-  author={Shokri, Reza and Stronati, Marco and Song, Congzheng and Shmatikov, Vitaly},
-  booktitle={IEEE Symposium on Security and Privacy (S\\&P)},
-  year={2017}
-}"""
+    citation = SHOKRI_2017
 
     def __post_init__(self):
         if self.weight_decay < 0:

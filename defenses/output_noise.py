@@ -1,0 +1,49 @@
+"""Output noise: Gaussian noise on every served probability vector.
+
+The simplest confidence-masking defense, and the untargeted baseline that MemGuard's
+crafted noise improves on: each probability gets independent Gaussian noise of
+standard deviation ``sigma``, is clipped to a small floor (so it stays positive
+and its log finite), and the vector is renormalised and served as log-probabilities.
+Unlike the other serving defenses it may flip the predicted class; utility is
+measured on the served outputs, so the record shows that cost.
+
+The noise is reproducible: model k draws from a generator seeded by
+``derive(SEED, "output-noise", k, call)``, where ``call`` tells the population's
+cube from inputs outside it (test examples, an attacker's queries). The same run
+serves the same outputs; models and examples get different noise.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import softmax
+
+from miabench.api import Defense
+from miabench.defenses.citations import JIA_2019
+from miabench.errors import UserError
+from miabench.registry import defenses
+from miabench.seeding import derive
+
+SEED = 0  # the defense's own randomness, fixed so that a run is reproducible
+FLOOR = 1e-6  # noisy probabilities are clipped here: positive, so every served log-probability is finite
+
+
+@defenses.register("output-noise")
+@dataclass
+class OutputNoise(Defense):
+    sigma: float = 0.1  # std of the noise added to each probability
+
+    serving_only = True
+    citation = JIA_2019
+
+    def __post_init__(self):
+        if not self.sigma > 0:
+            raise UserError(f"defense 'output-noise': sigma = {self.sigma} must be > 0, e.g. 0.1")
+
+    def observe(self, logits, labels, members, models):
+        probs = softmax(logits.astype(np.float64), axis=-1)
+        call = "population" if members is not None else "outside"
+        generators = [np.random.default_rng(derive(SEED, "output-noise", int(k), call)) for k in models]
+        noise = np.stack([generator.normal(size=probs.shape[1:]) for generator in generators])
+        noisy = np.maximum(probs + self.sigma * noise, FLOOR)
+        return np.log(noisy / noisy.sum(axis=-1, keepdims=True)).astype(np.float32)
