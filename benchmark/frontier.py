@@ -46,7 +46,7 @@ def table(points: list[dict]) -> str:
         for p in points
     ]
     headers = ["setting", "test accuracy %", "strongest attack", "AUC", "TPR% @ 1% FPR"]
-    return tabulate(rows, headers=headers, tablefmt="github")
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
 def plot(points: list[dict], path: Path) -> None:

@@ -51,3 +51,23 @@ def test_readme_result_tables_are_the_committed_records(folder, block):
     records = [json.loads((ROOT / folder / name / "result.json").read_text()) for name in names]
     assert all(record["miabench"]["dirty"] is False for record in records)  # run from a committed tree
     assert results_table(records) in block
+
+
+FRONTIER_BLOCKS = [
+    block
+    for text in DOCS
+    for block in re.findall(r"<!-- frontier: (\S+) -->\n(.+?)\n<!-- /frontier -->", text, flags=re.DOTALL)
+]
+
+
+@pytest.mark.parametrize(("folder", "block"), FRONTIER_BLOCKS, ids=[folder for folder, _ in FRONTIER_BLOCKS])
+def test_frontier_tables_are_the_committed_records(folder, block):
+    from miabench import frontier
+
+    settings = [point["setting"] for point in json.loads((ROOT / folder / "frontier.json").read_text())]
+    runs = [
+        (setting, [json.loads(path.read_text()) for path in sorted((ROOT / folder / setting).glob("*/result.json"))])
+        for setting in settings
+    ]
+    assert all(record["miabench"]["dirty"] is False for _, records in runs for record in records)
+    assert frontier.table([frontier.point(setting, records) for setting, records in runs]) in block

@@ -48,7 +48,8 @@ def test_a_sweep_writes_each_setting_and_the_frontier(capsys, data_dir, tmp_path
     record = json.loads((out / "l2-weight_decay=0.5" / "lira" / "result.json").read_text())
     assert record["defense"]["params"] == {"weight_decay": 0.5}
     assert (out / "frontier.png").stat().st_size > 1000 and "<svg" in (out / "frontier.svg").read_text()
-    assert "| setting" in (out / "frontier.md").read_text()
+    table = (out / "frontier.md").read_text()
+    assert "| setting" in table and all(f"| {p['auc']:.3f} |" in table for p in points)
 
 
 def test_several_defenses_make_one_frontier(data_dir, tmp_path):

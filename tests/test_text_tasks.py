@@ -30,7 +30,7 @@ def test_distress_reports_the_flagged_subgroup(data_dir, tmp_path, family):
     records = small_run(data_dir, tmp_path, "distress", family)
     for record in records:
         assert record["task"]["model_family"] == family
-        assert set(record["metrics_by_subgroup"]) == {"class:no-distress", "class:distress", "flagged"}
+        assert set(record["metrics_by_subgroup"]) == {"class:no-distress", "class:distress", "flagged", "outliers"}
         recall = record["utility"]["recall"]
         assert recall["flagged"] == recall["class:distress"] and 0 <= recall["flagged"]["mean"] <= 1
     boundary = records[-1]
