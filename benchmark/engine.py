@@ -133,6 +133,7 @@ def train(
     progress: bool = True,
     loss: Loss | None = None,
     on_epoch: Callable[[int], bool | None] | None = None,
+    inputs: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> nn.Module:
     """Train the group ``models`` (model ``model_indices[g]`` on ``members[model_indices[g]]``).
 
@@ -142,6 +143,7 @@ def train(
     ``loss`` gives each model's loss on its batch (default: mean cross-entropy);
     ``on_epoch(epoch)`` runs after each epoch (e.g. to validate); returning True stops
     training there (early stopping), and a checkpoint then records the run as finished.
+    ``inputs(idx)`` gives the batch's inputs for indices ``[G, B]`` (default ``x[idx]``; e.g. to add noise).
     """
     if loss is None:
 
@@ -169,7 +171,7 @@ def train(
         for step in range(steps):
             idx = order[:, step * recipe.batch_size : (step + 1) * recipe.batch_size]  # [G, B]
             with devices.autocast(device):
-                logits = models(x[idx])  # [G, B, C]
+                logits = models(x[idx] if inputs is None else inputs(idx))  # [G, B, C]
             total = loss(logits.float(), idx).sum()  # sum over models: each gets its own gradient
             optimizer.zero_grad(set_to_none=True)
             total.backward()

@@ -42,24 +42,6 @@ def protected_members(x: torch.Tensor, y: torch.Tensor, members: np.ndarray, fra
     return protected
 
 
-class NoisyInputs:
-    """The population's inputs as ``train`` indexes them (``x[idx]``, idx ``[G, B]``), with fresh
-    Gaussian noise on the protected members of each model. Draws from torch's global generator,
-    which ``train`` seeds every epoch, so a rerun draws the same noise."""
-
-    def __init__(self, x: torch.Tensor, protected: torch.Tensor, scale: torch.Tensor):
-        self.x, self.protected, self.scale = x, protected, scale  # [N, ...], [G, N] bool, [...]
-
-    @property
-    def device(self) -> torch.device:
-        return self.x.device
-
-    def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
-        batch = self.x[idx]  # [G, B, ...]
-        hit = self.protected.gather(1, idx).reshape(idx.shape + (1,) * (batch.dim() - 2))
-        return batch + hit * self.scale * torch.randn_like(batch)
-
-
 @defenses.register("outlier-aware")
 @dataclass
 class OutlierAware(Defense):
@@ -110,6 +92,14 @@ class OutlierAware(Defense):
                     "defense 'outlier-aware': strategy 'noise' needs real-valued inputs but this task's are "
                     f"{job.x.dtype}; use strategy drop or down-weight"
                 )
-            scale = job.x.std(dim=0)  # each feature's spread over the population
-            job.train(x=NoisyInputs(job.x, torch.from_numpy(group).to(job.device), self.noise * scale))
+            scale = self.noise * job.x.std(dim=0)  # relative to each feature's spread over the population
+            hits = torch.from_numpy(group).to(job.device)  # [G, N]
+
+            def noisy(idx):
+                # Fresh noise on the protected members, from torch's generator, which train() seeds every epoch.
+                batch = job.x[idx]  # [G, B, ...]
+                hit = hits.gather(1, idx).reshape(idx.shape + (1,) * (batch.dim() - 2))
+                return batch + hit * scale * torch.randn_like(batch)
+
+            job.train(inputs=noisy)
         return {"protected": group.sum(axis=1)}
