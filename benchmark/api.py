@@ -25,6 +25,24 @@ class Recipe:
     optimizer: str = "adam"  # "adam", "adamw" or "sgd"
     momentum: float = 0.9  # sgd only
     weight_decay: float = 0.0
+    schedule: str = "constant"  # or "triangle": lr/5 rising to lr at a quarter of the steps, then falling to 0
+    flip: bool = False  # mirror each training image at random (images only)
+    translate: int = 0  # shift each training image by up to this many pixels each way, reflecting the border
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A track of the fixed harness: the recipe, K and task parameters that every result on it shares.
+
+    ``cpu`` is the default elsewhere; ``gpu`` needs a CUDA device (``miabench run --profile gpu``).
+    """
+
+    recipe: Recipe
+    models: int  # K
+    params: dict = dataclasses.field(default_factory=dict)  # task parameters the track pins, e.g. population_size
+
+
+PROFILES = ("cpu", "gpu")
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,7 @@ class Population:
     y_test: torch.Tensor
     ids: np.ndarray  # [N] stable ids: positions in the source dataset
     fingerprint: str  # sha256 of the loaded data, so results on different copies never mix
+    source: str = ""  # which of the task's data sources it came from, when it has several (e.g. jpeg, hub)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -74,19 +93,27 @@ class Task:
 
     metadata: ClassVar[TaskMetadata]
     pinned_recipe: ClassVar[Recipe]
+    gpu_profile: ClassVar[Profile | None] = None  # the GPU track, when it differs from the pinned (CPU) one
     augmentations: ClassVar[tuple[str, ...]] = ("identity",)  # views queried for the signals cube
 
     @property
     def model_family(self) -> str:
         return self.metadata.model_family
 
-    def recipe(self) -> Recipe:
-        overrides = {k: getattr(self, k) for k in ("epochs", "batch_size", "lr") if getattr(self, k) is not None}
-        return dataclasses.replace(self.pinned_recipe, **overrides)
+    def profile(self, name: str = "cpu") -> Profile:
+        """The track ``name`` (one of PROFILES): the pinned recipe and default K unless the task has a GPU profile."""
+        if name == "gpu" and self.gpu_profile is not None:
+            return self.gpu_profile
+        return Profile(self.pinned_recipe, self.metadata.default_models)
 
-    def stacks_on(self, device: torch.device) -> bool:
-        """Whether the K models of the family train stacked (one vmap) on ``device``, or one at a time."""
-        return True
+    def recipe(self, profile: str = "cpu") -> Recipe:
+        overrides = {k: getattr(self, k) for k in ("epochs", "batch_size", "lr") if getattr(self, k) is not None}
+        return dataclasses.replace(self.profile(profile).recipe, **overrides)
+
+    def training_strategy(self, device: torch.device) -> str:
+        """How the family's models train together on ``device``: ``stacked``, ``grouped`` or ``sequential``
+        (see :mod:`miabench.engine`); the fastest measured one."""
+        return "stacked"
 
     def load(self, data_dir: Path | None, progress: bool = True) -> Population:
         """Load, deduplicate and fix the population; ``data_dir`` None means the public source.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from miabench import report, runner, sweep, vulnerability
+from miabench import engine, report, runner, sweep, vulnerability
 from miabench.errors import UserError
 from miabench.params import declared, parse_assignments
 from miabench.registry import attacks, defenses, tasks
@@ -77,6 +77,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="directory for the records (default: miabench-results/...)")
     run.add_argument("--data-dir", help="local dataset folder (default: $MIABENCH_DATA_DIR, else the public source)")
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    run.add_argument(
+        "--profile",
+        default="auto",
+        help="the harness track: cpu, gpu (refused without a GPU), or auto (gpu if one is visible)",
+    )
+    run.add_argument("--strategy", choices=engine.STRATEGIES, help="how models train together (default: the task's)")
     run.add_argument("--models-per-group", type=int, help="models trained together (default: all K)")
     run.add_argument("--cache-dir", type=Path, help="signals cache (default: $MIABENCH_CACHE_DIR or the user cache)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -104,6 +110,7 @@ def execute(args: argparse.Namespace) -> None:
             "task": args.task, "attacks": args.attack, "family": args.family, "models": args.models,
             "seed": args.seed, "data_dir": args.data_dir, "device": args.device,
             "models_per_group": args.models_per_group, "cache_dir": args.cache_dir, "progress": not args.quiet,
+            "profile": args.profile, "strategy": args.strategy,
         }  # fmt: skip
         if sweep.is_sweep(args.defense, params):
             named = "-".join(args.defense)

@@ -56,6 +56,22 @@ def deduplicate(x: np.ndarray) -> np.ndarray:
     return np.sort(first)
 
 
+def load_hub(hub_id: str, local_copy: str, config: str | None = None):
+    """``datasets.load_dataset(hub_id, config)``, or a one-line UserError naming ``local_copy`` when the
+    Hub cannot be reached."""
+    import datasets  # slow to import; only the public sources need it
+
+    try:
+        return datasets.load_dataset(hub_id, config) if config else datasets.load_dataset(hub_id)
+    except Exception as error:  # noqa: BLE001 - offline or refused: requests, httpx and datasets errors share no base
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        name = f"{hub_id} (config {config})" if config else hub_id
+        raise UserError(
+            f"cannot load {name} from the Hugging Face Hub ({reason}): set {DATA_DIR_ENV} (or --data-dir) "
+            f"to a folder holding {local_copy}"
+        ) from None
+
+
 def cache_dir() -> Path:
     """Where downloads are kept: ``$MIABENCH_CACHE_DIR/downloads`` or the user's cache folder."""
     root = os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("miabench")

@@ -1,10 +1,16 @@
 """The training engine: trains a group of models together and queries them.
 
-Models whose family allows it are stacked — each weight gets a leading model axis
-and one ``torch.func.vmap`` runs them all — so K small models cost about as much
-as one larger one. Families that cannot be stacked train one at a time through the
-same loop. Each model draws its initialisation and its batch order from its own
-seed, so both paths train the same models.
+A group of G models trains by one of three strategies, which give the same models
+(each model draws its initialisation, batch order and augmentations from its own
+seed) at different speeds:
+
+- ``stacked``: each weight gets a leading model axis and one ``torch.func.vmap``
+  runs them all (any architecture);
+- ``grouped``: the G models become one wider network whose convolutions are
+  grouped by model and whose linear layers are batched (channel-separable networks);
+- ``sequential``: one model at a time (families too large or too special to batch).
+
+Which one a family uses on a device is measured (``tests/perf/bench_training.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from miabench import augment
 from miabench import device as devices
 from miabench.api import Recipe
 from miabench.atomic import save_torch
@@ -49,6 +56,10 @@ class StackedModels(nn.Module):
         buffers = {name: getattr(self, f"stacked_buffer_{i}") for i, name in enumerate(self._buffer_names)}
         return torch.func.vmap(self._call, in_dims=(0, 0, x_dim), randomness="different")(params, buffers, x)
 
+    @property
+    def count(self) -> int:
+        return len(self.weights[0])
+
     def train(self, mode: bool = True) -> StackedModels:
         """Also sets the skeleton's mode: it is no submodule, yet dropout and the like run through it."""
         super().train(mode)
@@ -59,12 +70,16 @@ class StackedModels(nn.Module):
         """Each model on its own batch: ``x [G, B, ...] -> [G, B, C]``."""
         return self._run(x, 0)
 
+    @staticmethod
+    def own(value: torch.Tensor, g: int) -> torch.Tensor:
+        """Model g's part of one of the group's state tensors (a view)."""
+        return value[g]
+
     def state_dicts(self) -> list[dict[str, torch.Tensor]]:
         """Each model's own state dict, as one plain (unstacked) module would have it."""
         stacked = dict(zip(self._names, self.weights))
         stacked |= {name: getattr(self, f"stacked_buffer_{i}") for i, name in enumerate(self._buffer_names)}
-        count = len(self.weights[0])
-        return [{name: value[g].detach().cpu() for name, value in stacked.items()} for g in range(count)]
+        return [{name: value[g].detach().cpu() for name, value in stacked.items()} for g in range(self.count)]
 
     def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
         """Every model on the same batch: ``x [B, ...] -> [G, B, C]``."""
@@ -73,6 +88,8 @@ class StackedModels(nn.Module):
 
 class SingleModel(nn.Module):
     """One model behind the same interface as :class:`StackedModels` (G = 1)."""
+
+    count = 1
 
     def __init__(self, module: nn.Module):
         super().__init__()
@@ -84,8 +101,109 @@ class SingleModel(nn.Module):
     def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
         return self.module(x)[None]
 
+    @staticmethod
+    def own(value: torch.Tensor, g: int) -> torch.Tensor:
+        return value
+
     def state_dicts(self) -> list[dict[str, torch.Tensor]]:
         return [{name: value.detach().cpu() for name, value in self.module.state_dict().items()}]
+
+
+class GroupedLinear(nn.Module):
+    """G linear layers on inputs laid out ``[..., G * in]``; weights stored ``[G * out, in]``."""
+
+    def __init__(self, count: int, layer: nn.Linear):
+        super().__init__()
+        self.count = count
+        self.weight = nn.Parameter(layer.weight.detach().repeat(count, 1))
+        self.bias = None if layer.bias is None else nn.Parameter(layer.bias.detach().repeat(count))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out_features, in_features = len(self.weight) // self.count, self.weight.shape[1]
+        x = x.unflatten(-1, (self.count, in_features))
+        y = torch.einsum("...gi,goi->...go", x, self.weight.view(self.count, out_features, in_features))
+        if self.bias is not None:
+            y = y + self.bias.view(self.count, out_features)
+        return y.flatten(-2)
+
+
+def widen(module: nn.Module, count: int) -> None:
+    """Replace, in place, every layer with weights by its G-model version (model g owns the g-th block of channels)."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.Conv2d):
+            wide = nn.Conv2d(
+                count * child.in_channels, count * child.out_channels, child.kernel_size, child.stride,
+                child.padding, child.dilation, count * child.groups, child.bias is not None, child.padding_mode,
+            )  # fmt: skip
+        elif isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            wide = type(child)(count * child.num_features, child.eps, child.momentum, child.affine,
+                               child.track_running_stats)  # fmt: skip
+        elif isinstance(child, nn.Linear):
+            wide = GroupedLinear(count, child)
+        elif any(True for _ in child.parameters(recurse=False)) or isinstance(child, (nn.LayerNorm, nn.GroupNorm)):
+            raise ValueError(f"layer {name} ({type(child).__name__}) mixes channels: use the stacked strategy")
+        else:
+            widen(child, count)
+            continue
+        setattr(module, name, wide)
+
+
+class GroupedModels(nn.Module):
+    """G copies of a network as one network G times as wide, for networks whose layers with
+    weights are Conv2d, BatchNorm and Linear and whose other operations act per channel
+    (activations, pooling, residual sums, a flatten before the linear layers)."""
+
+    def __init__(self, modules: Sequence[nn.Module]):
+        super().__init__()
+        self.count = len(modules)
+        self.network = copy.deepcopy(modules[0])
+        widen(self.network, self.count)
+        states = [module.state_dict() for module in modules]
+        joined = {name: self._join([state[name] for state in states]) for name in states[0]}
+        self.network.load_state_dict(joined)
+        self.network.to(next(iter(joined.values())).device)  # the new layers were made on the CPU
+
+    @staticmethod
+    def _join(values: list[torch.Tensor]) -> torch.Tensor:
+        return values[0].clone() if values[0].dim() == 0 else torch.cat(values)  # counters are shared
+
+    def own(self, value: torch.Tensor, g: int) -> torch.Tensor:
+        return value if value.dim() == 0 else value.chunk(self.count)[g]
+
+    def _run(self, wide: torch.Tensor) -> torch.Tensor:
+        if wide.dim() == 4 and wide.is_cuda:
+            wide = wide.contiguous(memory_format=torch.channels_last)
+        out = self.network(wide)  # [B, G * C]
+        return out.unflatten(1, (self.count, -1)).movedim(1, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Each model on its own batch: ``x [G, B, ...] -> [G, B, C]``."""
+        return self._run(x.movedim(0, 1).flatten(1, 2))
+
+    def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
+        """Every model on the same batch: ``x [B, ...] -> [G, B, C]``."""
+        return self._run(x.repeat(1, self.count, *[1] * (x.dim() - 2)))
+
+    def state_dicts(self) -> list[dict[str, torch.Tensor]]:
+        state = self.network.state_dict()
+        return [{name: self.own(v, g).detach().cpu().clone() for name, v in state.items()} for g in range(self.count)]
+
+
+STRATEGIES = ("stacked", "grouped", "sequential")
+
+
+def make_group(modules: Sequence[nn.Module], strategy: str) -> nn.Module:
+    """The models ``modules`` as one group trained by ``strategy`` (a single model is always a SingleModel)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown training strategy '{strategy}'; use one of {', '.join(STRATEGIES)}")
+    if len(modules) == 1:
+        return SingleModel(modules[0])
+    if strategy == "sequential":
+        raise ValueError("the sequential strategy trains one model a group")
+    group = GroupedModels(modules) if strategy == "grouped" else StackedModels(modules)
+    if strategy == "grouped" and next(group.parameters()).is_cuda:
+        group = group.to(memory_format=torch.channels_last)
+    return group
 
 
 def initialise(make_model: Callable[[], nn.Module], seed: int, model_index: int) -> nn.Module:
@@ -116,6 +234,16 @@ def make_optimizer(parameters, recipe: Recipe) -> torch.optim.Optimizer:
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     raise ValueError(f"unknown optimizer '{recipe.optimizer}' in the recipe; use adam, adamw or sgd")
+
+
+def lr_factor(schedule: str, progress: float) -> float:
+    """The share of the recipe's learning rate at ``progress`` (0 at the first step, 1 after the last)."""
+    if schedule == "constant":
+        return 1.0
+    if schedule == "triangle":  # warm up, then anneal to zero (as fast CIFAR-10 recipes do)
+        peak = 0.25
+        return 0.2 + 0.8 * progress / peak if progress < peak else (1 - progress) / (1 - peak)
+    raise ValueError(f"unknown schedule '{schedule}' in the recipe; use constant or triangle")
 
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits [G, B, C], batch indices [G, B]) -> [G]
@@ -154,6 +282,7 @@ def train(
     member_lists = [np.flatnonzero(members[k]) for k in model_indices]
     steps = math.ceil(members.sum(axis=1).max() / recipe.batch_size)
     optimizer = make_optimizer(models.parameters(), recipe)
+    augmenting = recipe.flip or recipe.translate > 0
     start = 0
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
@@ -168,10 +297,19 @@ def train(
         torch.manual_seed(derive(seed, "epoch", tuple(model_indices), epoch))  # dropout and other in-model noise
         order = torch.from_numpy(batch_order(member_lists, steps, recipe.batch_size, seed, model_indices, epoch))
         order = order.to(device)
+        if augmenting:
+            count = steps * recipe.batch_size
+            draws = augment.draw(seed, model_indices, epoch, count, recipe.flip, recipe.translate).to(device)
         for step in range(steps):
-            idx = order[:, step * recipe.batch_size : (step + 1) * recipe.batch_size]  # [G, B]
+            for group in optimizer.param_groups:  # set from the step alone, so a resumed run follows the same curve
+                group["lr"] = recipe.lr * lr_factor(recipe.schedule, (epoch * steps + step) / (recipe.epochs * steps))
+            window = slice(step * recipe.batch_size, (step + 1) * recipe.batch_size)
+            idx = order[:, window]  # [G, B]
+            batch = x[idx] if inputs is None else inputs(idx)
+            if augmenting:
+                batch = augment.apply(batch, draws[:, window], recipe.translate)
             with devices.autocast(device):
-                logits = models(x[idx] if inputs is None else inputs(idx))  # [G, B, C]
+                logits = models(batch)  # [G, B, C]
             total = loss(logits.float(), idx).sum()  # sum over models: each gets its own gradient
             optimizer.zero_grad(set_to_none=True)
             total.backward()
@@ -193,7 +331,7 @@ class TrainingJob:
     the members it trains on, the loss, or run extra models (``make_model``).
     """
 
-    models: nn.Module  # StackedModels or SingleModel, initialised
+    models: nn.Module  # StackedModels, GroupedModels or SingleModel, initialised
     x: torch.Tensor  # the population's inputs, on the device
     y: torch.Tensor
     members: np.ndarray  # [K, N] the whole plan
@@ -202,6 +340,7 @@ class TrainingJob:
     seed: int
     auxiliary: np.ndarray  # [N] bool: examples in no model (public data a defender may also hold)
     make_model: Callable[[], nn.Module]  # an untrained model of the task's family
+    strategy: str = "stacked"  # how groups of models train (engine.STRATEGIES): extra models should follow it
     checkpoint: Path | None = None
     progress: bool = True
 
@@ -223,8 +362,11 @@ class TrainingJob:
 
 
 @torch.no_grad()
-def predict(models: nn.Module, x: torch.Tensor, augment: Callable, views: int, chunk: int = 2048) -> torch.Tensor:
+def predict(
+    models: nn.Module, x: torch.Tensor, augment: Callable, views: int, chunk: int | None = None
+) -> torch.Tensor:
     """Logits of every model on every example and view: ``[G, N, A, C]`` float32 on the CPU."""
+    chunk = chunk or min(2048, max(64, 32768 // models.count))  # all G models see a chunk: bound G x chunk
     models.eval()
     out = []
     for start in range(0, len(x), chunk):

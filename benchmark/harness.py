@@ -34,6 +34,13 @@ class Setup:
     recipe: Recipe
     seed: int
     device: torch.device
+    strategy: str | None = None  # how groups train (engine.STRATEGIES); None: the task's choice for the device
+
+    @property
+    def training_strategy(self) -> str:
+        if not self.defense.stacks:
+            return "sequential"  # e.g. per-sample gradients
+        return self.strategy or self.task.training_strategy(self.device)
 
     def config(self) -> dict:
         meta = self.task.metadata
@@ -50,8 +57,8 @@ class Setup:
         }
 
 
-def groups(num_models: int, stacked: bool, models_per_group: int | None) -> list[list[int]]:
-    size = (models_per_group or num_models) if stacked else 1
+def groups(num_models: int, strategy: str, models_per_group: int | None) -> list[list[int]]:
+    size = 1 if strategy == "sequential" else (models_per_group or num_models)
     return [list(range(start, min(start + size, num_models))) for start in range(0, num_models, size)]
 
 
@@ -62,8 +69,7 @@ def make_model(setup: Setup) -> torch.nn.Module:
 
 def build_group(setup: Setup, indices: list[int]) -> torch.nn.Module:
     modules = [engine.initialise(lambda: make_model(setup), setup.seed, k) for k in indices]
-    group = engine.StackedModels(modules) if len(modules) > 1 else engine.SingleModel(modules[0])
-    return group.to(setup.device)
+    return engine.make_group([module.to(setup.device) for module in modules], setup.training_strategy)
 
 
 def train_group(setup: Setup, indices: list[int], checkpoint: Path | None, progress: bool) -> tuple:
@@ -80,6 +86,7 @@ def train_group(setup: Setup, indices: list[int], checkpoint: Path | None, progr
         seed=setup.seed,
         auxiliary=~setup.plan.members.any(axis=0),
         make_model=lambda: make_model(setup),
+        strategy=setup.training_strategy,
         checkpoint=checkpoint,
         progress=progress,
     )
@@ -129,8 +136,7 @@ def compute_signals(
         return cached, {"cache_key": key, "cache_hit": True, "train_seconds": 0.0, "facts": cache.facts(key)}
     work = cache.work_dir(key)
     logits, test_logits, facts, weights = [], [], [], []
-    stacked = setup.task.stacks_on(setup.device) and setup.defense.stacks
-    for indices in groups(setup.plan.num_models, stacked, models_per_group):
+    for indices in groups(setup.plan.num_models, setup.training_strategy, models_per_group):
         name = f"models-{indices[0]:04d}-{indices[-1]:04d}"
         part = load_part(work / f"{name}.npz") if (work / f"{name}.npz").exists() else None
         if part is None:
@@ -152,4 +158,5 @@ def compute_signals(
     cache.store(key, signals, config, flatten_weights(weights), facts)
     seconds = round(time.perf_counter() - started, 3)
     info = {"cache_key": key, "cache_hit": False, "train_seconds": seconds, "facts": facts}
+    info["strategy"] = setup.training_strategy
     return signals, info

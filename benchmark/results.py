@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
+import json
 import math
 import platform
 import subprocess
@@ -42,14 +44,17 @@ def git_revision() -> dict:
     return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
 
 
-def environment(device: str) -> dict:
-    return {
+def environment(hardware: dict) -> dict:
+    """Software versions and ``hardware`` (device.hardware), with a short hash of both: the environment fingerprint."""
+    facts = {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,
         "platform": platform.platform(),
-        "device": device,
+        **hardware,
     }
+    digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+    return facts | {"fingerprint": digest[:16]}
 
 
 def json_safe(value):

@@ -13,10 +13,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from miabench import device as devices
-from miabench import results, scoring
-from miabench.api import class_subgroups
+from miabench import engine, results, scoring
+from miabench.api import PROFILES, class_subgroups
 from miabench.cache import SignalsCache, config_hash
 from miabench.data import data_dir as resolve_data_dir
 from miabench.errors import UserError
@@ -34,6 +35,12 @@ DEFAULT_TASK = "location"
 DEFAULT_ATTACKS = ("loss", "lira", "lira-offline")
 DEFAULT_DEFENSE = "none"
 ALL = "all"  # --attack all: every registered attack the setting supports
+
+
+def track_params(task_class, profile: str) -> dict:
+    """The task parameters that the track ``profile`` pins (the GPU profile's, when the task has one)."""
+    chosen = task_class.gpu_profile if profile == "gpu" else None
+    return dict(chosen.params) if chosen is not None else {}
 
 
 def create_components(task: str | None, attack_names, defense: str | None, params: dict[str, str]):
@@ -110,6 +117,31 @@ def supported(attack_objs: list, num_models: int, references: int, auxiliary: in
     return kept, skipped
 
 
+def resolve_profile(name: str | None, device: str | None):
+    """The track and the device: ``auto`` is the GPU track where CUDA is visible and the CPU track elsewhere."""
+    if name in (None, "auto"):
+        name = "gpu" if torch.cuda.is_available() else "cpu"
+    if name not in PROFILES:
+        raise UserError(f"--profile {name}: no such track; use cpu, gpu or auto")
+    if name == "gpu":
+        if not torch.cuda.is_available():
+            raise UserError(
+                "--profile gpu needs a CUDA GPU and torch sees none here: run it on a GPU machine, "
+                "or use --profile cpu (the CPU track)"
+            )
+        if device not in (None, "auto") and not device.startswith("cuda"):
+            raise UserError(f"--profile gpu trains on the GPU: leave out --device {device}, or use --profile cpu")
+    return name, devices.pick(device)
+
+
+def overrides(task_obj, reference, num_models: int, profile) -> dict:
+    """What a run changed of its track: task parameters that differ from the track's, and K."""
+    changed = {name: value for name, value in dataclasses.asdict(task_obj).items() if value != getattr(reference, name)}
+    if num_models != profile.models:
+        changed["models"] = num_models
+    return changed
+
+
 def run(
     task: str = DEFAULT_TASK,
     attacks=DEFAULT_ATTACKS,
@@ -124,18 +156,34 @@ def run(
     models_per_group: int | None = None,
     cache_dir: Path | None = None,
     progress: bool = True,
+    profile: str | None = None,
+    strategy: str | None = None,
 ) -> list[dict]:
-    """Train (or load) the models of ``task`` under ``defense`` and attack each in turn."""
-    params = dict(params or {})
+    """Train (or load) the models of ``task`` under ``defense`` and attack each in turn.
+
+    ``profile`` is the track (cpu, gpu; None or auto: gpu where CUDA is visible); its
+    recipe, K and task parameters apply unless ``models`` or ``params`` override them,
+    and the record says what was overridden. ``strategy`` forces how groups of models
+    train (engine.STRATEGIES), e.g. for benchmarks; it does not change the models.
+    """
+    profile, torch_device = resolve_profile(profile, device)
+    task_class = task_registry.entry(task).component_class
+    track = {f"{task}.{k}": str(v) for k, v in track_params(task_class, profile).items()}
+    params = track | dict(params or {})  # the run's own values win over the track's
     if family is not None:
-        if "family" not in task_registry.entry(task).component_class.__dataclass_fields__:
-            meta = task_registry.entry(task).component_class.metadata
+        if "family" not in task_class.__dataclass_fields__:
+            meta = task_class.metadata
             raise UserError(f"--family: task '{task}' has one model family ({meta.model_family}); leave --family out")
         params[f"{task}.family"] = family
+        track[f"{task}.family"] = family  # the family is part of the track
+    if strategy is not None and strategy not in engine.STRATEGIES:
+        raise UserError(f"--strategy {strategy}: unknown; use one of {', '.join(engine.STRATEGIES)}")
     every = list(attacks) == [ALL]
     names = attack_registry.names() if every else list(attacks)
     task_obj, attack_objs, defense_obj = create_components(task, names, defense, params)
-    num_models = models if models is not None else task_obj.metadata.default_models
+    reference_task = task_registry.create(task, {key.split(".", 1)[1]: value for key, value in track.items()})
+    track_profile = task_obj.profile(profile)
+    num_models = models if models is not None else track_profile.models
     MembershipPlan.check(num_models)
     if models_per_group is not None and models_per_group < 1:
         raise UserError(
@@ -153,10 +201,8 @@ def run(
     population = task_obj.load(resolve_data_dir(data_dir), progress)
     auxiliary = round(task_obj.auxiliary_fraction * len(population))
     plan = MembershipPlan.balanced(num_models, len(population), seed, auxiliary)
-    torch_device = devices.pick(device)
-    setup = Setup(
-        task_obj, population, plan, defense_obj, defense_obj.training_recipe(task_obj.recipe()), seed, torch_device
-    )
+    recipe = defense_obj.training_recipe(task_obj.recipe(profile))
+    setup = Setup(task_obj, population, plan, defense_obj, recipe, seed, torch_device, strategy)
     cache = SignalsCache(cache_dir)
     signals, train_info = compute_signals(setup, cache, models_per_group, progress)
     facts = train_info.pop("facts")
@@ -173,7 +219,9 @@ def run(
             "version": meta.version,
             "model_family": task_obj.model_family,
             "data_fingerprint": population.fingerprint,
+            "data_source": population.source or meta.source,
         },
+        "profile": {"name": profile, "overrides": overrides(task_obj, reference_task, num_models, track_profile)},
         "defense": {**results.component(defense_obj), "facts": results.facts(facts)},
         "recipe": dataclasses.asdict(setup.recipe),
         "seed": seed,
@@ -184,7 +232,8 @@ def run(
         "plan_hash": plan.hash,
         "plan_paired": plan.paired,
         "auxiliary": int((~plan.challenge).sum()),
-        "environment": results.environment(devices.describe(torch_device)),
+        "precision": config["precision"],
+        "environment": results.environment(devices.hardware(torch_device)),
         "utility": results.utility(served_test, signals.test_labels, meta.class_names, meta.flagged_class),
     }
     out = Path(out) if out is not None else Path("miabench-results") / f"{task}-{defense}-K{num_models}-seed{seed}"
@@ -231,7 +280,7 @@ def score(signals_path: Path, attack: str, params: dict[str, str] | None = None,
         "plan_hash": plan.hash,
         "plan_paired": plan.paired,
         "plan_leaks": plan.leaks,
-        "environment": results.environment("n/a (signals file)"),
+        "environment": results.environment({"device": "n/a (signals file)"}),
         "utility": results.utility(signals.test_logits, signals.test_labels),
         **attack_record(attack_obj, outcome),
         "config_hash": config_hash({"signals": fingerprint, "attack": results.component(attack_obj)}),

@@ -79,7 +79,7 @@ class AdvReg(Defense):
         with torch.no_grad():
             classes = job.models.forward_shared(job.x[:1]).shape[-1]
         heads = [engine.initialise(lambda: InferenceModel(classes), derive(job.seed, "advreg"), k) for k in job.indices]
-        h = (engine.StackedModels(heads) if len(heads) > 1 else engine.SingleModel(heads[0])).to(job.device)
+        h = engine.make_group([head.to(job.device) for head in heads], "stacked")
         h_optimizer = torch.optim.Adam(h.parameters(), lr=self.attack_lr)
 
         def served(idx: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:

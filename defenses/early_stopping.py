@@ -31,22 +31,18 @@ import torch.nn.functional as F
 
 from miabench import device as devices
 from miabench.api import Defense
-from miabench.engine import StackedModels
 from miabench.errors import UserError
 from miabench.registry import defenses
 from miabench.seeding import derive
 
 
 class BestWeights:
-    """Each model's weights at its best epoch so far, for a StackedModels group or a SingleModel."""
+    """Each model's weights at its best epoch so far, for any group of models (engine.make_group)."""
 
     def __init__(self, models: torch.nn.Module):
         self.models = models
-        self.stacked = isinstance(models, StackedModels)  # every state tensor has the model axis first
+        self._own = models.own  # model g's part of a state tensor
         self.saved: dict[int, dict[str, torch.Tensor]] = {}
-
-    def _own(self, value: torch.Tensor, g: int) -> torch.Tensor:
-        return value[g] if self.stacked else value
 
     def save(self, g: int) -> None:
         self.saved[g] = {name: self._own(v, g).clone() for name, v in self.models.state_dict().items()}

@@ -68,13 +68,18 @@ class Selena(Defense):
         sub_members = self.split(job.members, job.seed)
         rows = [k * self.submodels + j for k in job.indices for j in range(self.submodels)]
         seed = derive(job.seed, "selena")
-        stacked = isinstance(job.models, engine.StackedModels)
         probs = []
-        for group in [rows] if stacked else [[row] for row in rows]:
-            modules = [engine.initialise(job.make_model, seed, row) for row in group]
-            sub_models = engine.StackedModels(modules) if len(modules) > 1 else engine.SingleModel(modules[0])
+        for group in [[row] for row in rows] if job.strategy == "sequential" else [rows]:
+            modules = [engine.initialise(job.make_model, seed, row).to(job.device) for row in group]
             sub_models = engine.train(
-                sub_models.to(job.device), job.x, job.y, sub_members, group, job.recipe, seed, progress=job.progress
+                engine.make_group(modules, job.strategy),
+                job.x,
+                job.y,
+                sub_members,
+                group,
+                job.recipe,
+                seed,
+                progress=job.progress,
             )
             logits = engine.predict(sub_models, job.x, lambda batch, view: batch, views=1)[:, :, 0]
             probs.append(logits.softmax(-1))

@@ -1,3 +1,3 @@
 """Built-in tasks; importing this package registers them."""
 
-from miabench.tasks import location, mnist, text  # noqa: F401
+from miabench.tasks import cifar10, fashion_mnist, location, mnist, tabular, text  # noqa: F401

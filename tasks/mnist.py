@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from miabench.api import Population, Recipe, Task, TaskMetadata
-from miabench.data import deduplicate, fingerprint, require_file
+from miabench.data import deduplicate, fingerprint, load_hub, require_file
 from miabench.errors import UserError
 from miabench.registry import tasks
 
@@ -39,17 +39,9 @@ def hub_to_arrays(split) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _read_hub() -> tuple[np.ndarray, ...]:
-    import datasets  # slow to import; only the public source needs it
-
-    try:
-        splits = datasets.load_dataset(HUB_NAME)
-    except Exception as error:  # noqa: BLE001 - offline or refused: requests, httpx and datasets errors share no base
-        reason = (str(error).splitlines() or [type(error).__name__])[0]
-        raise UserError(
-            f"cannot load {HUB_NAME} from the Hugging Face Hub ({reason}): set MIABENCH_DATA_DIR (or --data-dir) "
-            f"to a folder holding {RELATIVE_PATH}"
-        ) from None
+def read_hub(hub_name: str = HUB_NAME, local_files: str = RELATIVE_PATH) -> tuple[np.ndarray, ...]:
+    """``x_train, y_train, x_test, y_test`` of a Hub dataset in MNIST's layout (``image``, ``label``)."""
+    splits = load_hub(hub_name, f"{local_files}")
     return (*hub_to_arrays(splits["train"]), *hub_to_arrays(splits["test"]))
 
 
@@ -84,16 +76,21 @@ class MnistTask(Task):
     pinned_recipe = Recipe(epochs=10, batch_size=128, lr=1e-3, optimizer="adam")
     augmentations = ("identity", "shift-right-1")
 
+    def read(self, data_dir: Path | None) -> tuple[np.ndarray, ...]:
+        """``x_train, y_train, x_test, y_test`` (uint8) from the local copy, or the Hub when ``data_dir`` is None."""
+        return read_hub() if data_dir is None else _read_npz(data_dir)
+
     def load(self, data_dir: Path | None, progress: bool = True) -> Population:
-        x_train, y_train, x_test, y_test = _read_hub() if data_dir is None else _read_npz(data_dir)
+        x_train, y_train, x_test, y_test = self.read(data_dir)
 
         kept = deduplicate(x_train)  # a duplicate on both sides would corrupt membership labels
+        name = self.metadata.name
         if not 0 < self.population_size <= len(kept):
             raise UserError(
-                f"task 'mnist' parameter population_size={self.population_size} must be between 1 and {len(kept)}"
+                f"task '{name}' parameter population_size={self.population_size} must be between 1 and {len(kept)}"
             )
         if not 0 < self.test_size <= len(y_test):
-            raise UserError(f"task 'mnist' parameter test_size={self.test_size} must be between 1 and {len(y_test)}")
+            raise UserError(f"task '{name}' parameter test_size={self.test_size} must be between 1 and {len(y_test)}")
         ids = kept[np.random.default_rng(SPLIT_SEED).permutation(len(kept))][: self.population_size]
 
         x, y = _to_tensors(x_train[ids], y_train[ids])
@@ -107,10 +104,10 @@ class MnistTask(Task):
             fingerprint=fingerprint(x.numpy(), y.numpy(), x_held.numpy(), y_held.numpy()),
         )
 
-    def stacks_on(self, device: torch.device) -> bool:
+    def training_strategy(self, device: torch.device) -> str:
         # Stacked convolutions become grouped convolutions, which lose to one model at a time on the
         # CPU (results/benchmarks/training-cpu-mnist.txt) and win on a GPU.
-        return device.type == "cuda"
+        return "stacked" if device.type == "cuda" else "sequential"
 
     def make_model(self) -> nn.Module:
         # No BatchNorm or dropout: the engine trains K copies stacked under torch.func.vmap.

@@ -47,8 +47,8 @@ class TextTask(Task):
     def pinned_recipe(self) -> Recipe:
         return FAMILIES[self.family].recipe
 
-    def stacks_on(self, device: torch.device) -> bool:
-        return FAMILIES[self.family].stacks_on(device)
+    def training_strategy(self, device: torch.device) -> str:
+        return FAMILIES[self.family].training_strategy
 
     def make_model(self) -> torch.nn.Module:
         return FAMILIES[self.family].make_model(self.metadata.num_classes)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from miabench.data import DATA_DIR_ENV, require_file
+from miabench.data import DATA_DIR_ENV, load_hub, require_file
 from miabench.errors import UserError
 
 
@@ -93,21 +93,6 @@ def _finish(
 def _require_all(data_dir: Path, relatives: Iterable[str], how_to_get: str) -> list[Path]:
     """Every file, or a UserError naming the first one missing."""
     return [require_file(data_dir, relative, how_to_get) for relative in relatives]
-
-
-def _load_hub(hub_id: str, config: str | None, local_copy: str):
-    """``datasets.load_dataset(hub_id, config)``, or a one-line UserError when the Hub cannot be reached."""
-    import datasets  # slow to import; only the public source needs it
-
-    try:
-        return datasets.load_dataset(hub_id, config) if config else datasets.load_dataset(hub_id)
-    except Exception as error:  # noqa: BLE001 - offline or refused: requests, httpx and datasets errors share no base
-        reason = (str(error).splitlines() or [type(error).__name__])[0]
-        name = f"{hub_id} (config {config})" if config else hub_id
-        raise UserError(
-            f"cannot load {name} from the Hugging Face Hub ({reason}): set {DATA_DIR_ENV} (or --data-dir) "
-            f"to a folder holding {local_copy}"
-        ) from None
 
 
 _SPLIT_ORDER = ("train", "validation", "valid", "dev", "test")
@@ -190,7 +175,7 @@ def distress_from_frame(frame: pd.DataFrame) -> TextData:
 def load_distress(data_dir: Path | None) -> TextData:
     """GoEmotions comments; 1 when any of the six distress emotions is annotated."""
     if data_dir is None:
-        frame = goemotions_from_hub(_load_hub(GOEMOTIONS_HUB, GOEMOTIONS_CONFIG, "goemotions/{train,dev,test}.tsv"))
+        frame = goemotions_from_hub(load_hub(GOEMOTIONS_HUB, "goemotions/{train,dev,test}.tsv", GOEMOTIONS_CONFIG))
     else:
         frame = read_goemotions(data_dir)
     return distress_from_frame(frame)
@@ -301,7 +286,7 @@ def stress_from_frame(frame: pd.DataFrame) -> TextData:
 def load_stress(data_dir: Path | None) -> TextData:
     """Dreaddit posts; 1 = stress."""
     if data_dir is None:
-        frame = dreaddit_from_hub(_load_hub(DREADDIT_HUB, None, "dreaddit/dreaddit-{train,test}.csv"))
+        frame = dreaddit_from_hub(load_hub(DREADDIT_HUB, "dreaddit/dreaddit-{train,test}.csv"))
     else:
         frame = read_dreaddit(data_dir)
     return stress_from_frame(frame)
@@ -469,7 +454,7 @@ def support_from_records(records: Sequence[dict]) -> TextData:
 def load_support(data_dir: Path | None) -> TextData:
     """ESConv emotional-support conversations; label = the seeker's emotion type."""
     if data_dir is None:
-        records = esconv_from_hub(_load_hub(ESCONV_HUB, None, "esconv/esconv_{train,valid,test}.json"))
+        records = esconv_from_hub(load_hub(ESCONV_HUB, "esconv/esconv_{train,valid,test}.json"))
     else:
         records = read_esconv(data_dir)
     return support_from_records(records)
@@ -563,7 +548,7 @@ def _tweeteval_from_frame(frame: pd.DataFrame, class_names: tuple[str, ...]) -> 
 
 def _load_tweeteval(data_dir: Path | None, task: str, class_names: tuple[str, ...]) -> TextData:
     if data_dir is None:
-        splits = _load_hub(TWEETEVAL_HUB, task, f"tweeteval/{task}/{{train,val,test}}_{{text,labels}}.txt")
+        splits = load_hub(TWEETEVAL_HUB, f"tweeteval/{task}/{{train,val,test}}_{{text,labels}}.txt", task)
         frame = tweeteval_from_hub(splits)
     else:
         frame = read_tweeteval(data_dir, task)
@@ -619,9 +604,7 @@ def davidson_from_frame(frame: pd.DataFrame) -> TextData:
 
 def load_toxicity_davidson(data_dir: Path | None) -> TextData:
     """Davidson et al. tweets, raw (HTML entities such as ``&amp;`` kept): 0 hate, 1 offensive, 2 neither."""
-    frame = (
-        davidson_from_hub(_load_hub(DAVIDSON_HUB, None, DAVIDSON_FILE)) if data_dir is None else read_davidson(data_dir)
-    )
+    frame = davidson_from_hub(load_hub(DAVIDSON_HUB, DAVIDSON_FILE)) if data_dir is None else read_davidson(data_dir)
     return davidson_from_frame(frame)
 
 

@@ -121,8 +121,7 @@ class MiniLMHead:
     def make_model(self, classes: int) -> nn.Module:
         return mlp(EMBEDDING_DIM, 256, classes)
 
-    def stacks_on(self, device: torch.device) -> bool:
-        return True
+    training_strategy = "stacked"
 
 
 @dataclass(frozen=True)
@@ -145,8 +144,7 @@ class NgramMLP:
     def make_model(self, classes: int) -> nn.Module:
         return mlp(2 * self.dims, 128, classes)
 
-    def stacks_on(self, device: torch.device) -> bool:
-        return True
+    training_strategy = "stacked"
 
 
 class FineTuned(nn.Module):
@@ -180,8 +178,7 @@ class MiniLMFinetune:
     def make_model(self, classes: int) -> nn.Module:
         return FineTuned(classes)
 
-    def stacks_on(self, device: torch.device) -> bool:
-        return False  # a 22M-parameter transformer fills the device on its own
+    training_strategy = "sequential"  # a 22M-parameter transformer fills the device on its own
 
 
 FAMILIES = {family.name: family for family in (MiniLMHead(), NgramMLP(), MiniLMFinetune())}

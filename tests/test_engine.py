@@ -3,19 +3,21 @@
 import dataclasses
 
 import numpy as np
+import pytest
 import torch
-from toy import no_defense, toy_task
+from torch import nn
+from toy import no_defense, toy_image_task, toy_task
 
 from miabench import engine
 from miabench.harness import Setup, build_group, groups
 from miabench.plan import MembershipPlan
 
 
-def make_setup(seed=0, models=4):
-    task = toy_task()
+def make_setup(seed=0, models=4, task=None, strategy=None):
+    task = task or toy_task()
     population = task.load(None)
     plan = MembershipPlan.balanced(models, len(population), seed)
-    return Setup(task, population, plan, no_defense(), task.recipe(), seed, torch.device("cpu"))
+    return Setup(task, population, plan, no_defense(), task.recipe(), seed, torch.device("cpu"), strategy)
 
 
 def train_logits(setup, grouping):
@@ -69,6 +71,49 @@ def test_batch_order_uses_only_members_and_wraps_equally():
 
 
 def test_groups_split_models():
-    assert groups(5, stacked=True, models_per_group=None) == [[0, 1, 2, 3, 4]]
-    assert groups(5, stacked=True, models_per_group=2) == [[0, 1], [2, 3], [4]]
-    assert groups(3, stacked=False, models_per_group=None) == [[0], [1], [2]]
+    assert groups(5, "stacked", models_per_group=None) == [[0, 1, 2, 3, 4]]
+    assert groups(5, "grouped", models_per_group=2) == [[0, 1], [2, 3], [4]]
+    assert groups(3, "sequential", models_per_group=None) == [[0], [1], [2]]
+
+
+def test_every_strategy_trains_the_same_convolutional_models():
+    """Stacked (vmap), grouped (one wide network) and sequential training, with BatchNorm, a residual,
+    mirror and translation, give the same models up to float rounding, and so the same accuracy."""
+    outputs = {}
+    for strategy in engine.STRATEGIES:
+        setup = make_setup(task=toy_image_task(), strategy=strategy)
+        grouping = groups(4, strategy, None)
+        outputs[strategy] = train_logits(setup, grouping)
+    assert outputs["stacked"].shape == (4, 120, 2, 3)
+    np.testing.assert_allclose(outputs["grouped"], outputs["sequential"], atol=1e-4)
+    np.testing.assert_allclose(outputs["stacked"], outputs["sequential"], atol=1e-4)
+    labels = make_setup(task=toy_image_task()).population.y.numpy()
+    accuracy = (outputs["grouped"][:, :, 0].argmax(-1) == labels).mean()
+    assert accuracy > 0.5  # three classes: the models learned something
+
+
+def test_grouped_models_hand_back_each_models_own_weights():
+    modules = [engine.initialise(toy_image_task().make_model, 0, k) for k in range(3)]
+    group = engine.GroupedModels(modules)
+    for module, state in zip(modules, group.state_dicts()):
+        assert state.keys() == module.state_dict().keys()
+        for name, value in module.state_dict().items():
+            assert torch.equal(state[name], value)
+    x = torch.randn(5, 3, 8, 8)
+    group.eval()
+    expected = torch.stack([module.eval()(x) for module in modules])
+    torch.testing.assert_close(group.forward_shared(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_grouping_refuses_layers_that_mix_channels():
+    with pytest.raises(ValueError, match="LayerNorm"):
+        engine.GroupedModels([nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)) for _ in range(2)])
+
+
+def test_learning_rate_schedules():
+    assert engine.lr_factor("constant", 0.7) == 1.0
+    assert engine.lr_factor("triangle", 0.0) == pytest.approx(0.2)
+    assert engine.lr_factor("triangle", 0.25) == pytest.approx(1.0)
+    assert engine.lr_factor("triangle", 1.0) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="schedule"):
+        engine.lr_factor("cosine", 0.5)

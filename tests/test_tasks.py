@@ -14,6 +14,7 @@ from miabench.registry import tasks
 from miabench.tasks import location, mnist
 from miabench.tasks.location import LocationTask, read_location_tgz
 from miabench.tasks.mnist import MnistTask, hub_to_arrays
+from miabench.tasks.tabular import AdultTask, Purchase100Task, Texas100Task
 
 
 def write_location_tgz(path, rows):
@@ -235,7 +236,13 @@ def test_mnist_missing_file(tmp_path):
 
 @pytest.mark.parametrize(
     "task, batch, classes",
-    [(LocationTask(), torch.zeros(4, 446), 30), (MnistTask(), torch.zeros(4, 1, 28, 28), 10)],
+    [
+        (LocationTask(), torch.zeros(4, 446), 30),
+        (MnistTask(), torch.zeros(4, 1, 28, 28), 10),
+        (AdultTask(), torch.zeros(4, 108), 2),
+        (Purchase100Task(), torch.zeros(4, 600), 100),
+        (Texas100Task(), torch.zeros(4, 6169), 100),
+    ],
 )
 def test_models_shapes_and_stack_under_vmap(task, batch, classes):
     assert task.make_model()(batch).shape == (4, classes)

@@ -320,11 +320,11 @@ def test_esconv_from_hub_parses_the_json_text_column():
 def test_loaders_without_a_data_dir_read_the_hub(monkeypatch, name, hub, expected):
     asked = []
 
-    def fake_load_hub(hub_id, config, local_copy):
+    def fake_load_hub(hub_id, local_copy, config=None):
         asked.append((hub_id, config))
         return hub
 
-    monkeypatch.setattr(text_data, "_load_hub", fake_load_hub)
+    monkeypatch.setattr(text_data, "load_hub", fake_load_hub)
     data = LOADERS[name](None)
     assert isinstance(data, TextData)
     assert (data.texts, data.labels.tolist()) == expected

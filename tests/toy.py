@@ -58,3 +58,47 @@ def no_defense() -> NoDefense:
     defense = NoDefense()
     defense.name = "none"
     return defense
+
+
+class ToyConvNet(nn.Module):
+    """Conv, BatchNorm, a residual block, pooling and a linear head: every kind of layer the engine groups."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())
+        self.block = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.GELU())
+        self.head = nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        return self.head(x + self.block(x))
+
+
+@dataclass
+class ToyImageTask(ToyTask):
+    """3x8x8 images whose class shows as a brighter channel, trained with mirror and translation."""
+
+    pinned_recipe = Recipe(epochs=3, batch_size=16, lr=0.05, optimizer="sgd", schedule="triangle", flip=True,
+                           translate=1)  # fmt: skip
+    augmentations = ("identity", "mirror")
+
+    def load(self, data_dir: Path | None) -> Population:
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 3, self.examples + 60)
+        x = rng.normal(size=(len(y), 3, 8, 8)) * self.noise
+        x[np.arange(len(y)), y] += 1.0
+        x, y = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y)
+        n = self.examples
+        return Population(x[:n], y[:n], x[n:], y[n:], np.arange(n), fingerprint(x.numpy(), y.numpy()))
+
+    def make_model(self) -> nn.Module:
+        return ToyConvNet()
+
+    def augment(self, x: torch.Tensor, view: int) -> torch.Tensor:
+        return x if view == 0 else x.flip(-1)
+
+
+def toy_image_task(**params) -> ToyImageTask:
+    task = ToyImageTask(**params)
+    task.name = "toy-image"
+    return task

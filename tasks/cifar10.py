@@ -1,0 +1,161 @@
+"""CIFAR-10 (Krizhevsky, 2009) with a fast airbench-style convolutional network.
+
+Two tracks share the task: the GPU track trains 64 models of the full-width network
+on the whole 50,000-image train set (each on half of it); the CPU track trains 16
+narrower models on a 10,000-image population so that it runs on two cores. The data
+comes from the local JPEG copy (lossy) when a data folder is given, else from the
+lossless Hub original; the two have different fingerprints and record their source,
+so their results never mix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from miabench.api import Population, Profile, Recipe, Task, TaskMetadata
+from miabench.data import deduplicate, fingerprint
+from miabench.errors import UserError
+from miabench.registry import tasks
+from miabench.tasks import cifar10_data
+
+SPLIT_SEED = 0  # fixed for the task, not the run seed, so every run sees the same population
+# Per-channel mean and std of the CIFAR-10 train set (0..1 scale): inputs are standardised with them.
+MEAN = (0.4914, 0.4822, 0.4465)
+STD = (0.2470, 0.2435, 0.2616)
+
+
+class Scale(nn.Module):
+    """Multiplies by a constant: keeps the initial logits small without a parameter."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+class ConvGroup(nn.Module):
+    """Conv, 2x2 max-pool, BatchNorm, GELU; then a second conv block added back (a residual)."""
+
+    def __init__(self, channels_in: int, channels_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False)
+        self.pool = nn.MaxPool2d(2)
+        self.norm1 = nn.BatchNorm2d(channels_out)
+        self.conv2 = nn.Conv2d(channels_out, channels_out, 3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(channels_out)
+        self.activation = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.activation(self.norm1(self.pool(self.conv1(x))))
+        return x + self.activation(self.norm2(self.conv2(x)))
+
+
+def airbench_net(width: int, classes: int = 10) -> nn.Module:
+    """After airbench (Jordan, 2024): a 2x2 stem, three conv groups (width, 4w, 4w), max-pool, linear.
+
+    32x32 inputs: 31 after the stem, then 15, 7 and 3 after the groups, 1 after the last pool.
+    Every layer is channel-separable, so K copies train as one grouped network.
+    """
+    stem, wide = max(3, 3 * width // 8), 4 * width
+    return nn.Sequential(
+        nn.Conv2d(3, stem, 2),
+        nn.GELU(),
+        ConvGroup(stem, width),
+        ConvGroup(width, wide),
+        ConvGroup(wide, wide),
+        nn.MaxPool2d(3),
+        nn.Flatten(),
+        nn.Linear(wide, classes, bias=False),
+        Scale(1 / 9),
+    )
+
+
+def standardise(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``[N, 32, 32, 3]`` -> float32 ``[N, 3, 32, 32]`` with zero mean and unit std per channel."""
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
+    return (x - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
+
+
+@tasks.register("cifar10")
+@dataclass
+class Cifar10Task(Task):
+    population_size: int = 5000  # drawn from the train set (the GPU track takes all 50,000)
+    test_size: int = 1000  # drawn from the test set (the GPU track takes all 10,000)
+    width: int = 16  # channels of the first conv group (the GPU track: 64, as airbench)
+
+    metadata = TaskMetadata(
+        name="cifar10",
+        version="1.0",
+        description="CIFAR-10: classify 32x32 colour images into 10 classes with an airbench-style CNN",
+        citation=cifar10_data.CITATION,
+        license="none formal",
+        source=f"hf:{cifar10_data.HUB_NAME}",
+        model_family="airbench-cnn",
+        num_classes=10,
+        default_models=16,
+        class_names=cifar10_data.CLASS_NAMES,
+    )
+    # CPU track: SGD with warm-up and annealing, mirror and 2-pixel translations (lr tuned on the CPU track).
+    pinned_recipe = Recipe(
+        epochs=20, batch_size=128, lr=0.4, optimizer="sgd", momentum=0.9, weight_decay=5e-4,
+        schedule="triangle", flip=True, translate=2,
+    )  # fmt: skip
+    gpu_profile = Profile(
+        recipe=Recipe(
+            epochs=16, batch_size=512, lr=0.8, optimizer="sgd", momentum=0.9, weight_decay=5e-4,
+            schedule="triangle", flip=True, translate=2,
+        ),
+        models=64,
+        params={"population_size": 50000, "test_size": 10000, "width": 64},
+    )  # fmt: skip
+    augmentations = ("identity", "mirror")  # LiRA's two queries, from the same pass
+
+    def __post_init__(self):
+        if self.width < 1:
+            raise UserError(f"task 'cifar10' parameter width={self.width} must be at least 1; the GPU track uses 64")
+
+    @property
+    def model_family(self) -> str:
+        return f"airbench-cnn-w{self.width}"
+
+    def load(self, data_dir: Path | None, progress: bool = True) -> Population:
+        source, arrays = cifar10_data.load(data_dir, progress)
+        kept = deduplicate(arrays.x_train)  # a duplicate on both sides would corrupt membership labels
+        for name, size, limit in (("population_size", self.population_size, len(kept)),
+                                  ("test_size", self.test_size, len(arrays.y_test))):  # fmt: skip
+            if not 0 < size <= limit:
+                raise UserError(f"task 'cifar10' parameter {name}={size} must be between 1 and {limit}")
+        rng = np.random.default_rng(SPLIT_SEED)
+        chosen = kept[rng.permutation(len(kept))][: self.population_size]
+        test = rng.permutation(len(arrays.y_test))[: self.test_size]
+        x, y = arrays.x_train[chosen], arrays.y_train[chosen]
+        x_test, y_test = arrays.x_test[test], arrays.y_test[test]
+        return Population(
+            x=standardise(x),
+            y=torch.from_numpy(y),
+            x_test=standardise(x_test),
+            y_test=torch.from_numpy(y_test),
+            ids=arrays.ids_train[chosen],
+            fingerprint=fingerprint(x, y, x_test, y_test, np.frombuffer(source.encode(), np.uint8)),
+            source=source,
+        )
+
+    def training_strategy(self, device: torch.device) -> str:
+        return "grouped"
+
+    def make_model(self) -> nn.Module:
+        return airbench_net(self.width, self.metadata.num_classes)
+
+    def augment(self, x: torch.Tensor, view: int) -> torch.Tensor:
+        if view == 0:
+            return x
+        if view == 1:
+            return x.flip(-1)
+        raise IndexError(view)

@@ -1,0 +1,109 @@
+"""Fashion-MNIST (Xiao, Rasul & Vollgraf, 2017): 28x28 grey photos of clothing, 10 classes, with MNIST's CNN."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from miabench.api import Recipe, TaskMetadata
+from miabench.data import require_file
+from miabench.errors import UserError
+from miabench.registry import tasks
+from miabench.tasks.mnist import MnistTask, read_hub
+
+HUB_NAME = "zalando-datasets/fashion_mnist"
+FOLDER = "fashion-mnist"
+FILES = {  # split -> (images, labels), the published names
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
+LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
+NUM_CLASSES = 10
+CLASS_NAMES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot")
+SPLIT_SEED = 0  # fixed for the task, not the run seed, so every run sees the same population
+
+CITATION = """@article{xiao2017fashion,
+  title   = {Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning Algorithms},
+  author  = {Xiao, Han and Rasul, Kashif and Vollgraf, Roland},
+  journal = {arXiv preprint arXiv:1708.07747},
+  year    = {2017},
+  doi     = {10.48550/arXiv.1708.07747}
+}"""
+
+_FIX = f"replace it with the file of the same name from {HUB_NAME} or github.com/zalandoresearch/fashion-mnist"
+
+
+def read_idx(path: str | Path, magic: int) -> np.ndarray:
+    """The uint8 array of a gzipped idx file: big-endian ``magic`` (type and rank), one uint32 a dimension, data."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
+        raise UserError(f"{path} is not a readable gzip file ({error}): {_FIX}") from None
+    rank = magic & 0xFF
+    header = 4 * (1 + rank)
+    if len(raw) < header or int.from_bytes(raw[:4], "big") != magic:
+        found = raw[:4].hex() if len(raw) >= 4 else "a truncated header"
+        raise UserError(f"{path} is not an idx file with magic {magic:08x} (found {found}): {_FIX}")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=rank, offset=4))
+    if len(raw) - header != int(np.prod(shape)):
+        raise UserError(
+            f"{path} holds {len(raw) - header} data bytes, not the {int(np.prod(shape))} its header {shape} "
+            f"announces: {_FIX}"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def read_split(images_path: str | Path, labels_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``[N, 28, 28]`` uint8 and labels ``[N]`` uint8 (0..9) from a pair of gzipped idx files."""
+    images = read_idx(images_path, IMAGES_MAGIC)
+    labels = read_idx(labels_path, LABELS_MAGIC)
+    if images.shape[1:] != (28, 28):
+        raise UserError(f"{images_path} holds images of {images.shape[1:]} pixels, not 28x28: {_FIX}")
+    if len(images) != len(labels):
+        raise UserError(f"{images_path} holds {len(images)} images but {labels_path} {len(labels)} labels: {_FIX}")
+    if len(labels) and labels.max() >= NUM_CLASSES:
+        raise UserError(f"{labels_path} holds label {labels.max()}, outside 0..{NUM_CLASSES - 1}: {_FIX}")
+    return images, labels
+
+
+def read_local(data_dir: str | Path) -> tuple[np.ndarray, ...]:
+    """``x_train, y_train, x_test, y_test`` from the four published files under ``data_dir/fashion-mnist``."""
+    arrays = []
+    for split in ("train", "test"):
+        paths = [
+            require_file(data_dir, f"{FOLDER}/{name}", f"load {HUB_NAME} from the Hugging Face Hub")
+            for name in FILES[split]
+        ]
+        arrays.extend(read_split(*paths))
+    return tuple(arrays)
+
+
+@tasks.register("fashion-mnist")
+@dataclass
+class FashionMnistTask(MnistTask):
+    """MNIST's model, recipe, views and defaults on Fashion-MNIST; only the data differs."""
+
+    metadata = TaskMetadata(
+        name="fashion-mnist",
+        version="1.0",
+        description="Fashion-MNIST: classify 28x28 grey photos of Zalando articles into 10 classes with a small CNN",
+        citation=CITATION,
+        license="MIT",
+        source=f"hf:{HUB_NAME}",
+        model_family="cnn-16-32",
+        num_classes=NUM_CLASSES,
+        default_models=16,
+        class_names=CLASS_NAMES,
+    )
+    pinned_recipe = Recipe(epochs=10, batch_size=128, lr=1e-3, optimizer="adam")
+
+    def read(self, data_dir: Path | None) -> tuple[np.ndarray, ...]:
+        if data_dir is None:
+            return read_hub(HUB_NAME, f"{FOLDER}/{FILES['train'][0]} and the other three idx files")
+        return read_local(data_dir)

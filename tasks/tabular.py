@@ -1,0 +1,516 @@
+"""Tabular tasks: UCI Adult (income), Purchase-100 (shopping baskets) and Texas-100 (hospital discharges).
+
+Each task reads its published format into features and labels, removes exact
+duplicate rows, and draws a fixed test set and population with a task-level seed
+(:class:`TabularTask`). The model families are plain MLPs (no BatchNorm or
+dropout), so the K models train stacked under ``torch.func.vmap``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from miabench.api import Population, Recipe, Task, TaskMetadata
+from miabench.data import DATA_DIR_ENV, deduplicate, download, fingerprint, load_hub, require_file
+from miabench.errors import UserError
+from miabench.registry import tasks
+from miabench.tasks.location import CITATION as SHOKRI_CITATION
+
+SPLIT_SEED = 0  # fixed for every tabular task, not the run seed, so every run sees the same population
+
+
+def mlp(inputs: int, classes: int) -> nn.Module:
+    """The ``mlp-256-128`` family: no BatchNorm or dropout, so K copies stack under vmap."""
+    return nn.Sequential(
+        nn.Linear(inputs, 256),
+        nn.ReLU(),
+        nn.Linear(256, 128),
+        nn.ReLU(),
+        nn.Linear(128, classes),
+    )
+
+
+@dataclass
+class TabularTask(Task):
+    """A task whose rows are feature vectors: dedup, then a fixed test set and population."""
+
+    population_size: int = 20000  # drawn after the test set; at most what is left
+    test_size: int = 5000  # held out for utility
+
+    def read(self, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+        """Every source row as features ``[N, F]`` (any numeric dtype) and labels ``[N]`` int64, in source order."""
+        raise NotImplementedError
+
+    def load(self, data_dir: Path | None, progress: bool = True) -> Population:
+        x, y = self.read(data_dir)
+        return self.draw(x, y)
+
+    def draw(self, x: np.ndarray, y: np.ndarray) -> Population:
+        """The test set and population, drawn with SPLIT_SEED from the distinct rows; ids are source positions."""
+        name = self.metadata.name
+        kept = deduplicate(x)  # a duplicate on both sides of the split would corrupt membership labels
+        if not 0 < self.test_size < len(kept):
+            raise UserError(
+                f"task '{name}' parameter test_size={self.test_size} must be between 1 and {len(kept) - 1} "
+                f"(the data has {len(kept)} distinct rows)"
+            )
+        left = len(kept) - self.test_size
+        if not 0 < self.population_size <= left:
+            raise UserError(
+                f"task '{name}' parameter population_size={self.population_size} must be between 1 and {left} "
+                f"(the data has {len(kept)} distinct rows, test_size={self.test_size} of them held out)"
+            )
+        order = kept[np.random.default_rng(SPLIT_SEED).permutation(len(kept))]
+        test = order[: self.test_size]
+        ids = order[self.test_size : self.test_size + self.population_size]
+
+        x_pop, x_test = x[ids].astype(np.float32), x[test].astype(np.float32)
+        y_pop, y_test = y[ids].astype(np.int64), y[test].astype(np.int64)
+        return Population(
+            x=torch.from_numpy(x_pop),
+            y=torch.from_numpy(y_pop),
+            x_test=torch.from_numpy(x_test),
+            y_test=torch.from_numpy(y_test),
+            ids=ids,
+            fingerprint=fingerprint(x_pop, y_pop, x_test, y_test),
+        )
+
+
+# --- Adult --------------------------------------------------------------------
+
+ADULT_HUB = "scikit-learn/adult-census-income"
+ADULT_FILES = ("adult/adult.data", "adult/adult.test")
+ADULT_NUMERIC = ("age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week")
+# The categories of the UCI description (adult.names), sorted, plus "?" (missing) where values are missing.
+# Fixed in code rather than fitted, so the encoded width (and the model's input) is the same for every source.
+ADULT_CATEGORIES = {
+    "workclass": (
+        "?",
+        "Federal-gov",
+        "Local-gov",
+        "Never-worked",
+        "Private",
+        "Self-emp-inc",
+        "Self-emp-not-inc",
+        "State-gov",
+        "Without-pay",
+    ),
+    "education": (
+        "10th",
+        "11th",
+        "12th",
+        "1st-4th",
+        "5th-6th",
+        "7th-8th",
+        "9th",
+        "Assoc-acdm",
+        "Assoc-voc",
+        "Bachelors",
+        "Doctorate",
+        "HS-grad",
+        "Masters",
+        "Preschool",
+        "Prof-school",
+        "Some-college",
+    ),
+    "marital-status": (
+        "Divorced",
+        "Married-AF-spouse",
+        "Married-civ-spouse",
+        "Married-spouse-absent",
+        "Never-married",
+        "Separated",
+        "Widowed",
+    ),
+    "occupation": (
+        "?",
+        "Adm-clerical",
+        "Armed-Forces",
+        "Craft-repair",
+        "Exec-managerial",
+        "Farming-fishing",
+        "Handlers-cleaners",
+        "Machine-op-inspct",
+        "Other-service",
+        "Priv-house-serv",
+        "Prof-specialty",
+        "Protective-serv",
+        "Sales",
+        "Tech-support",
+        "Transport-moving",
+    ),
+    "relationship": ("Husband", "Not-in-family", "Other-relative", "Own-child", "Unmarried", "Wife"),
+    "race": ("Amer-Indian-Eskimo", "Asian-Pac-Islander", "Black", "Other", "White"),
+    "sex": ("Female", "Male"),
+    "native-country": (
+        "?",
+        "Cambodia",
+        "Canada",
+        "China",
+        "Columbia",
+        "Cuba",
+        "Dominican-Republic",
+        "Ecuador",
+        "El-Salvador",
+        "England",
+        "France",
+        "Germany",
+        "Greece",
+        "Guatemala",
+        "Haiti",
+        "Holand-Netherlands",
+        "Honduras",
+        "Hong",
+        "Hungary",
+        "India",
+        "Iran",
+        "Ireland",
+        "Italy",
+        "Jamaica",
+        "Japan",
+        "Laos",
+        "Mexico",
+        "Nicaragua",
+        "Outlying-US(Guam-USVI-etc)",
+        "Peru",
+        "Philippines",
+        "Poland",
+        "Portugal",
+        "Puerto-Rico",
+        "Scotland",
+        "South",
+        "Taiwan",
+        "Thailand",
+        "Trinadad&Tobago",
+        "United-States",
+        "Vietnam",
+        "Yugoslavia",
+    ),
+}
+ADULT_COLUMNS = (
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education-num",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+    "native-country",
+    "income",
+)
+ADULT_WIDTH = len(ADULT_NUMERIC) + sum(len(values) for values in ADULT_CATEGORIES.values())  # 108
+ADULT_CLASSES = ("<=50K", ">50K")
+
+ADULT_CITATION = """@misc{becker1996adult,
+  title        = {Adult},
+  author       = {Becker, Barry and Kohavi, Ronny},
+  year         = {1996},
+  howpublished = {UCI Machine Learning Repository},
+  doi          = {10.24432/C5XW20}
+}"""
+
+
+def read_adult_file(path: str | Path) -> pd.DataFrame:
+    """One UCI file (``adult.data`` or ``adult.test``) as strings, one column per ADULT_COLUMNS entry.
+
+    Values are separated by ", "; ``adult.test`` opens with a ``|1x3 Cross validator`` line
+    and ends its labels with '.', which is dropped here.
+    """
+    fix = f"replace it with the UCI Adult file, or unset {DATA_DIR_ENV} to load {ADULT_HUB} from the Hugging Face Hub"
+    try:
+        # "|" opens the test file's header line and appears in no value; "?" must stay a category, not NaN.
+        frame = pd.read_csv(
+            path,
+            header=None,
+            names=list(ADULT_COLUMNS),
+            skipinitialspace=True,
+            comment="|",
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+        )
+    except ValueError:  # pandas' parser errors and UnicodeDecodeError are ValueErrors
+        raise UserError(f"{path} is not a UCI Adult file (15 values separated by ', ' a row): {fix}") from None
+    if frame.empty or frame.isna().any().any():
+        raise UserError(f"{path} is not a UCI Adult file (15 values separated by ', ' a row): {fix}")
+    frame["income"] = frame["income"].str.rstrip(".")
+    return frame
+
+
+def encode_adult(frame: pd.DataFrame, source: str, fix: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Features ``[N, 108]`` float32 and labels ``[N]`` int64 (1 = >50K) from rows with ADULT_COLUMNS.
+
+    Numeric columns are standardised with the mean and standard deviation of every row
+    given (all rows of the source, before the draw); categorical ones are one-hot over
+    ADULT_CATEGORIES. ``source`` names the data in errors, ``fix`` says what to do about them.
+    """
+    fix = fix or f"replace {source} with the UCI Adult data"
+    numeric = []
+    for column in ADULT_NUMERIC:
+        try:
+            values = pd.to_numeric(frame[column].astype(str).str.strip(), errors="raise").to_numpy(np.float64)
+        except ValueError:
+            raise UserError(f"{source}: column {column} holds a value that is not a number; {fix}") from None
+        spread = values.std()
+        numeric.append((values - values.mean()) / (spread if spread > 0 else 1.0))
+    blocks = [np.stack(numeric, axis=1)]
+    for column, categories in ADULT_CATEGORIES.items():
+        values = frame[column].astype(str).str.strip()
+        codes = pd.Index(categories).get_indexer(values)  # -1 for a value outside the categories
+        if (codes < 0).any():
+            unknown = sorted(set(values[codes < 0]))[:3]
+            raise UserError(f"{source}: column {column} holds unknown values {unknown}; {fix}")
+        blocks.append(np.eye(len(categories))[codes])
+    labels = frame["income"].astype(str).str.strip().str.rstrip(".")
+    y = pd.Index(ADULT_CLASSES).get_indexer(labels).astype(np.int64)
+    if (y < 0).any():
+        raise UserError(f"{source}: an income label is neither '<=50K' nor '>50K'; {fix}")
+    return np.concatenate(blocks, axis=1).astype(np.float32), y
+
+
+def adult_hub_to_frame(split) -> pd.DataFrame:
+    """A Hub split of ``scikit-learn/adult-census-income`` (dotted column names) with ADULT_COLUMNS."""
+    frame = split.to_pandas().rename(columns=lambda name: name.replace(".", "-"))
+    missing = [column for column in ADULT_COLUMNS if column not in frame.columns]
+    if missing:
+        raise UserError(
+            f"{ADULT_HUB} on the Hugging Face Hub lacks the columns {missing}: set {DATA_DIR_ENV} (or --data-dir) "
+            f"to a folder holding {' and '.join(ADULT_FILES)}"
+        )
+    return frame[list(ADULT_COLUMNS)]
+
+
+def _read_adult_hub() -> pd.DataFrame:
+    splits = load_hub(ADULT_HUB, f"{' and '.join(ADULT_FILES)}")
+    return adult_hub_to_frame(splits["train"])
+
+
+@tasks.register("adult")
+@dataclass
+class AdultTask(TabularTask):
+    """UCI Adult: locally the union of adult.data and adult.test (ids count data rows, then test rows);
+    from the Hub its one split (the 32,561 rows of adult.data), a different population and fingerprint."""
+
+    metadata = TaskMetadata(
+        name="adult",
+        version="1.0",
+        description="UCI Adult: predict whether income exceeds $50K a year from 14 census attributes "
+        "(one-hot categories, standardised numbers; 108 features)",
+        citation=ADULT_CITATION,
+        license="CC BY 4.0",
+        source=f"hf:{ADULT_HUB}",
+        model_family="mlp-256-128",
+        num_classes=2,
+        default_models=16,
+        class_names=ADULT_CLASSES,
+    )
+    pinned_recipe = Recipe(epochs=20, batch_size=128, lr=1e-3, optimizer="adam")
+
+    def read(self, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+        if data_dir is None:
+            local = f"set {DATA_DIR_ENV} (or --data-dir) to a folder holding {' and '.join(ADULT_FILES)}"
+            return encode_adult(_read_adult_hub(), f"{ADULT_HUB} on the Hugging Face Hub", local)
+        how = f"load {ADULT_HUB} from the Hugging Face Hub"
+        paths = [require_file(data_dir, relative, how) for relative in ADULT_FILES]
+        frame = pd.concat([read_adult_file(path) for path in paths], ignore_index=True)
+        return encode_adult(frame, " and ".join(str(path) for path in paths))
+
+    def make_model(self) -> nn.Module:
+        return mlp(ADULT_WIDTH, 2)
+
+
+# --- Purchase-100 and Texas-100 (privacytrustlab tarballs) ---------------------
+
+PURCHASE_URL = "https://github.com/privacytrustlab/datasets/raw/master/dataset_purchase.tgz"
+PURCHASE_PATH = "purchase100/dataset_purchase.tgz"
+PURCHASE_FEATURES = 600
+TEXAS_URL = "https://github.com/privacytrustlab/datasets/raw/master/dataset_texas.tgz"
+TEXAS_PATH = "texas100/dataset_texas.tgz"
+TEXAS_FEATURES = 6169
+NUM_CLASSES_100 = 100
+
+
+def _binary_rows(raw: bytes, width: int) -> tuple[np.ndarray, list[bytes]] | None:
+    """Fast path for lines ending in ``width`` comma-separated 0/1 digits: those digits ``[N, width]`` uint8
+    and each line's leading text (with its trailing comma); None when any line is otherwise."""
+    if not raw:
+        return None
+    buffer = np.frombuffer(raw if raw.endswith(b"\n") else raw + b"\n", dtype=np.uint8)
+    ends = np.flatnonzero(buffer == ord("\n"))
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    firsts = ends - (2 * width - 1)
+    if (firsts < starts).any():
+        return None
+    digits = np.empty((len(ends), width), dtype=np.uint8)
+    for row, (first, end) in enumerate(zip(firsts.tolist(), ends.tolist())):
+        if not (buffer[first + 1 : end : 2] == ord(",")).all():
+            return None
+        digits[row] = buffer[first:end:2]
+    np.subtract(digits, ord("0"), out=digits)  # in place: the Texas table is 415 MB; '/' and below wrap past 1
+    if digits.max() > 1:
+        return None
+    return digits, [raw[start:first] for start, first in zip(starts.tolist(), firsts.tolist())]
+
+
+def _read_int_table(raw: bytes, dtype) -> np.ndarray:
+    """Any comma-separated integer table without header (the slow, general path); ValueError when it is not one."""
+    return pd.read_csv(io.BytesIO(raw), header=None, dtype=dtype).to_numpy()
+
+
+def _tar_members(path: Path, names: tuple[str, ...], url: str) -> list[bytes]:
+    """The bytes of each file ``names`` (paths inside the tarball, a leading folder allowed)."""
+    fix = f"delete it and get it again from {url}"
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            files = {m.name.removeprefix("./"): m for m in archive.getmembers() if m.isfile()}
+            contents = []
+            for name in names:
+                member = next((m for key, m in files.items() if key == name or key.endswith("/" + name)), None)
+                if member is None:
+                    raise UserError(f"{path} holds no file '{name}': {fix}")
+                contents.append(archive.extractfile(member).read())
+            return contents
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile):
+        raise UserError(f"{path} is not a gzip tarball: {fix}") from None
+
+
+def _check_labels(labels: np.ndarray, path: Path, what: str, url: str) -> np.ndarray:
+    if not np.isin(labels, np.arange(1, NUM_CLASSES_100 + 1)).all():
+        raise UserError(
+            f"{path}: {what} holds a class outside 1..{NUM_CLASSES_100}; replace it with the tarball from {url}"
+        )
+    return labels.astype(np.int64) - 1
+
+
+def read_purchase_tgz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``[N, 600]`` uint8 and labels ``[N]`` int64 in 0..99 from the ``dataset_purchase`` CSV in the tarball.
+
+    The CSV has no header: a class 1..100, then 600 binary features, a row.
+    """
+    path = Path(path)
+    (raw,) = _tar_members(path, ("dataset_purchase",), PURCHASE_URL)
+    wrong = UserError(
+        f"{path}: 'dataset_purchase' is not a class (1..{NUM_CLASSES_100}) plus {PURCHASE_FEATURES} binary "
+        f"features a row; replace it with the tarball from {PURCHASE_URL}"
+    )
+    fast = _binary_rows(raw, PURCHASE_FEATURES)
+    try:
+        if fast is not None:
+            x, leading = fast
+            # Each leading text is the class and its comma, perhaps quoted: b'"13",'.
+            labels = np.array([int(text.rstrip(b",").strip(b'"')) for text in leading], dtype=np.int64)
+        else:
+            table = _read_int_table(raw, np.uint8)  # values above 255 are a ValueError
+            if table.shape[1] != PURCHASE_FEATURES + 1 or not np.isin(table[:, 1:], (0, 1)).all():
+                raise wrong
+            x, labels = table[:, 1:].astype(np.uint8), table[:, 0]
+    except ValueError:
+        raise wrong from None
+    return x, _check_labels(labels, path, "'dataset_purchase'", PURCHASE_URL)
+
+
+def read_texas_tgz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``[N, 6169]`` uint8 and labels ``[N]`` int64 in 0..99 from ``texas/100/feats`` and ``texas/100/labels``.
+
+    ``feats`` holds 6,169 comma-separated binary features a row, ``labels`` one class 1..100 a line; no headers.
+    """
+    path = Path(path)
+    feats, labels_raw = _tar_members(path, ("texas/100/feats", "texas/100/labels"), TEXAS_URL)
+    wrong = UserError(
+        f"{path}: 'texas/100/feats' is not {TEXAS_FEATURES} binary features a row, with one class "
+        f"(1..{NUM_CLASSES_100}) a line in 'texas/100/labels'; replace it with the tarball from {TEXAS_URL}"
+    )
+    fast = _binary_rows(feats, TEXAS_FEATURES)  # the general parser needs about a minute for the 67,330 rows
+    try:
+        if fast is not None and not any(fast[1]):
+            x = fast[0]
+        else:
+            table = _read_int_table(feats, np.uint8)
+            if table.shape[1] != TEXAS_FEATURES or not np.isin(table, (0, 1)).all():
+                raise wrong
+            x = table.astype(np.uint8)
+        labels = _read_int_table(labels_raw, np.int64)
+    except ValueError:
+        raise wrong from None
+    if labels.shape != (len(x), 1):
+        raise wrong
+    return x, _check_labels(labels[:, 0], path, "'texas/100/labels'", TEXAS_URL)
+
+
+@dataclass
+class _ShokriTask(TabularTask):
+    """A privacytrustlab tarball: downloaded from ``url``, or ``relative`` in the data folder."""
+
+    def _tarball(self, data_dir: Path | None, url: str, relative: str) -> Path:
+        if data_dir is None:
+            return download(url, Path(relative).name, local_copy=relative)
+        return require_file(data_dir, relative, f"download it from {url}")
+
+
+@tasks.register("purchase100")
+@dataclass
+class Purchase100Task(_ShokriTask):
+    """Purchase-100: 197,324 shoppers; 600-256-128-100 rather than the usual 600-1024-512-256-128-100,
+    so the K stacked models train on the CPU in minutes."""
+
+    metadata = TaskMetadata(
+        name="purchase100",
+        version="1.0",
+        description="Purchase-100: predict one of 100 shopper clusters from 600 binary purchase features "
+        "(Kaggle Acquire Valued Shoppers Challenge)",
+        citation=SHOKRI_CITATION,
+        license="none stated",
+        source=PURCHASE_URL,
+        model_family="mlp-256-128",
+        num_classes=NUM_CLASSES_100,
+        default_models=16,
+    )
+    pinned_recipe = Recipe(epochs=20, batch_size=128, lr=1e-3, optimizer="adam")
+
+    def read(self, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+        return read_purchase_tgz(self._tarball(data_dir, PURCHASE_URL, PURCHASE_PATH))
+
+    def make_model(self) -> nn.Module:
+        return mlp(PURCHASE_FEATURES, NUM_CLASSES_100)
+
+
+@tasks.register("texas100")
+@dataclass
+class Texas100Task(_ShokriTask):
+    """Texas-100: 67,330 hospital discharges; 6169-256-128-100 rather than the usual 6169-1024-512-256-128-100."""
+
+    metadata = TaskMetadata(
+        name="texas100",
+        version="1.0",
+        description="Texas-100: predict one of the 100 most frequent procedures from 6,169 binary features "
+        "of a hospital discharge record (Texas Department of State Health Services)",
+        citation=SHOKRI_CITATION,
+        license="none stated",
+        source=TEXAS_URL,
+        model_family="mlp-256-128",
+        num_classes=NUM_CLASSES_100,
+        default_models=16,
+    )
+    pinned_recipe = Recipe(epochs=20, batch_size=128, lr=1e-3, optimizer="adam")
+
+    def read(self, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+        return read_texas_tgz(self._tarball(data_dir, TEXAS_URL, TEXAS_PATH))
+
+    def make_model(self) -> nn.Module:
+        return mlp(TEXAS_FEATURES, NUM_CLASSES_100)
