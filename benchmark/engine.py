@@ -10,7 +10,7 @@ seed) at different speeds:
   grouped by model and whose linear layers are batched (channel-separable networks);
 - ``sequential``: one model at a time (families too large or too special to batch).
 
-Which one a family uses on a device is measured (``tests/perf/bench_training.py``).
+Which one a family uses on a device is measured (``tests/perf/bench_harness.py``).
 """
 
 from __future__ import annotations

@@ -198,7 +198,8 @@ def run(
     for line in skipped:
         warnings.warn(f"skipped: {line}", stacklevel=2)
 
-    population = task_obj.load(resolve_data_dir(data_dir), progress)
+    data_root = resolve_data_dir(data_dir)
+    population = task_obj.load(data_root, progress)
     auxiliary = round(task_obj.auxiliary_fraction * len(population))
     plan = MembershipPlan.balanced(num_models, len(population), seed, auxiliary)
     recipe = defense_obj.training_recipe(task_obj.recipe(profile))
@@ -219,7 +220,8 @@ def run(
             "version": meta.version,
             "model_family": task_obj.model_family,
             "data_fingerprint": population.fingerprint,
-            "data_source": population.source or meta.source,
+            # Which copy the data came from; the fingerprint tells copies apart exactly.
+            "data_source": population.source or ("local copy" if data_root is not None else meta.source),
         },
         "profile": {"name": profile, "overrides": overrides(task_obj, reference_task, num_models, track_profile)},
         "defense": {**results.component(defense_obj), "facts": results.facts(facts)},

@@ -59,6 +59,7 @@ def test_record_carries_its_track_what_it_overrode_and_the_environment(data_dir,
     )  # fmt: skip
     assert record["profile"] == {"name": "cpu", "overrides": {"epochs": 2, "models": 4}}
     assert record["precision"] == "fp32"
+    assert record["task"]["data_source"] == "local copy"
     assert record["timings"]["strategy"] == "stacked"
     environment = record["environment"]
     assert environment["device"] == "cpu" and environment["threads"] >= 1 and environment["cpu"]

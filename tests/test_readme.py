@@ -71,3 +71,18 @@ def test_frontier_tables_are_the_committed_records(folder, block):
     ]
     assert all(record["miabench"]["dirty"] is False for _, records in runs for record in records)
     assert frontier.table([frontier.point(setting, records) for setting, records in runs]) in block
+
+
+BENCHMARK_ROWS = re.findall(r"^\| `(\S+)` \|(.+)\| `(\S+\.json)` \|$", README.split("<!-- benchmarks -->")[1].split(
+    "<!-- /benchmarks -->")[0], flags=re.MULTILINE)  # fmt: skip
+
+
+@pytest.mark.parametrize(("task", "cells", "file"), BENCHMARK_ROWS, ids=[row[2] for row in BENCHMARK_ROWS])
+def test_readme_benchmark_figures_are_the_committed_measurements(task, cells, file):
+    measured = json.loads((ROOT / "results" / "benchmarks" / file).read_text())
+    assert measured["task"] == task
+    rates = [f"{measured['strategies'][name]['models_per_minute']:g}" for name in ("stacked", "grouped", "sequential")]
+    stages = measured["end_to_end"]["stages_seconds"]
+    attacks = round(sum(stages[name] for name in ("lira", "lira-offline", "rmia")), 2)
+    expected = [*rates, measured["fastest"], f"{stages['train_and_signals']:g} + {attacks:g}"]
+    assert [cell.strip() for cell in cells.split("|")] == expected
