@@ -11,6 +11,9 @@ from tabulate import tabulate
 
 from miabench import engine, report, runner, sweep, vulnerability
 from miabench.errors import UserError
+from miabench.leaderboard import build, entries, site, validate
+from miabench.leaderboard import submit as submission
+from miabench.leaderboard.cite import bibtex as cite_bibtex
 from miabench.params import declared, parse_assignments
 from miabench.registry import attacks, defenses, tasks
 
@@ -94,6 +97,25 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--out", type=Path, required=True)
     score.add_argument("--seed", type=int, default=0, help="seed of the bootstrap confidence intervals")
 
+    submit = sub.add_parser("submit", help="validate a run's records and add them as pending leaderboard entries")
+    submit.add_argument("run_dir", type=Path, help="the --out folder of a 'miabench run' (or one attack's folder)")
+    submit.add_argument("--by", required=True, help="who ran it (name or affiliation), kept in the entry")
+    submit.add_argument("--scores-url", help="where the per-example scores files are published")
+    submit.add_argument("--entries", type=Path, help="the entries folder (default: the package's leaderboard/entries)")
+
+    board = sub.add_parser("leaderboard", help="validate the leaderboard's entries")
+    board_sub = board.add_subparsers(dest="action", required=True)
+    check = board_sub.add_parser("validate", help="check entries: config and plan hashes, seeds, metrics")
+    check.add_argument("paths", nargs="*", type=Path, help="entry files or folders (default: every entry)")
+    render = board_sub.add_parser("build", help="tables (Markdown, CSV, JSON, LaTeX), BibTeX and the web page")
+    render.add_argument("--out", type=Path, default=Path("leaderboard-site"), help="output folder")
+    render.add_argument("paths", nargs="*", type=Path, help="entry files or folders (default: every entry)")
+
+    cite = sub.add_parser("cite", help="the BibTeX to cite: the benchmark and the named components")
+    cite.add_argument("--task")
+    cite.add_argument("--attack")
+    cite.add_argument("--defense")
+
     vulnerable = sub.add_parser("vulnerable", help="the examples an attack recovers most consistently")
     vulnerable.add_argument("result", type=Path, help="a result folder (holding result.json and scores.npz)")
     vulnerable.add_argument("--fpr", type=float, default=0.01, help="the FPR at which an example counts as caught")
@@ -127,6 +149,24 @@ def execute(args: argparse.Namespace) -> None:
         record = runner.score(args.signals, args.attack, parse_assignments(args.param), args.out, args.seed)
         print(report.run_summary([record]))
         print(f"\nrecord written to {args.out / 'result.json'}")
+    elif args.command == "submit":
+        root = args.entries or entries.ENTRIES_DIR
+        for path in submission.submit(args.run_dir, args.by, root, args.scores_url):
+            print(f"pending entry: {path}")
+    elif args.command == "leaderboard" and args.action == "validate":
+        failed = 0
+        for path in entries.find(args.paths):
+            problems = validate.validate(entries.read(path), submission.scores_beside(path))
+            failed += bool(problems)
+            print(f"ok    {path}" if not problems else "\n".join(f"FAIL  {path}: {line}" for line in problems))
+        if failed:
+            raise UserError(f"{failed} entries failed validation (one line each above); fix or resubmit them")
+    elif args.command == "leaderboard" and args.action == "build":
+        chosen = build.load(args.paths or None)
+        written = build.build(chosen, args.out) | {"html": site.write_site(chosen, args.out)}
+        print(f"{len(chosen)} entries -> " + ", ".join(str(path) for path in written.values()))
+    elif args.command == "cite":
+        print(cite_bibtex(args.task, args.attack, args.defense), end="")
     elif args.command == "vulnerable":
         table = vulnerability.most_vulnerable(args.result, args.fpr, args.top)
         print(f"most vulnerable examples at {args.fpr:g} FPR (caught / times a member of the target):")

@@ -109,6 +109,12 @@ def tpr_at_fpr(scores, is_member, alpha: float) -> dict:
     return _tpr_at(fpr, tpr, thresholds, alpha, int((~is_member).sum()))
 
 
+def tpr_on_grid(scores, is_member, grid) -> np.ndarray:
+    """The ROC as a step function: for each FPR in ``grid``, the largest TPR at an FPR no larger."""
+    fpr, tpr, _ = _roc(*_check(scores, is_member))
+    return tpr[np.searchsorted(fpr, np.asarray(grid), side="right") - 1]
+
+
 def balanced_accuracy(scores, is_member) -> float:
     """The best balanced accuracy, (TPR + 1 - FPR) / 2, over the thresholds of the ROC."""
     fpr, tpr, _ = _roc(*_check(scores, is_member))

@@ -86,3 +86,10 @@ def test_readme_benchmark_figures_are_the_committed_measurements(task, cells, fi
     attacks = round(sum(stages[name] for name in ("lira", "lira-offline", "rmia")), 2)
     expected = [*rates, measured["fastest"], f"{stages['train_and_signals']:g} + {attacks:g}"]
     assert [cell.strip() for cell in cells.split("|")] == expected
+
+
+def test_readme_leaderboard_is_the_build_of_the_entries():
+    from miabench.leaderboard import build
+
+    block = README.split("<!-- leaderboard -->\n")[1].split("\n<!-- /leaderboard -->")[0]
+    assert block == build.markdown(build.load(), top=3, level=3).rstrip("\n")
