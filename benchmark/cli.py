@@ -11,7 +11,7 @@ from tabulate import tabulate
 
 from miabench import engine, report, runner, sweep, vulnerability
 from miabench.errors import UserError
-from miabench.leaderboard import build, entries, site, validate
+from miabench.leaderboard import build, entries, hub, site, validate, verify
 from miabench.leaderboard import submit as submission
 from miabench.leaderboard.cite import bibtex as cite_bibtex
 from miabench.params import declared, parse_assignments
@@ -111,6 +111,18 @@ def parser() -> argparse.ArgumentParser:
     render.add_argument("--out", type=Path, default=Path("leaderboard-site"), help="output folder")
     render.add_argument("paths", nargs="*", type=Path, help="entry files or folders (default: every entry)")
 
+    check_again = board_sub.add_parser("verify", help="re-run an entry's config and mark it verified if it matches")
+    check_again.add_argument("entry", type=Path)
+    check_again.add_argument("--by", required=True, help="who verified it")
+    check_again.add_argument("--data-dir", help="local dataset folder (default: $MIABENCH_DATA_DIR)")
+    check_again.add_argument("--cache-dir", type=Path)
+    publish = board_sub.add_parser("push", help="upload entries, score files and the site to a Hub dataset repo")
+    publish.add_argument("--repo", required=True, help="ORG/NAME of the dataset repo (created if needed)")
+    publish.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing")
+    fetch = board_sub.add_parser("pull", help="download a published leaderboard and render it offline")
+    fetch.add_argument("--repo", required=True)
+    fetch.add_argument("--out", type=Path, default=Path("leaderboard-pulled"))
+
     cite = sub.add_parser("cite", help="the BibTeX to cite: the benchmark and the named components")
     cite.add_argument("--task")
     cite.add_argument("--attack")
@@ -165,6 +177,14 @@ def execute(args: argparse.Namespace) -> None:
         chosen = build.load(args.paths or None)
         written = build.build(chosen, args.out) | {"html": site.write_site(chosen, args.out)}
         print(f"{len(chosen)} entries -> " + ", ".join(str(path) for path in written.values()))
+    elif args.command == "leaderboard" and args.action == "verify":
+        verify.verify(args.entry, args.by, args.data_dir, args.cache_dir)
+        print(f"verified: {args.entry}")
+    elif args.command == "leaderboard" and args.action == "push":
+        print(f"published: {hub.push(args.repo, entries.ENTRIES_DIR, create_pr=args.create_pr)}")
+    elif args.command == "leaderboard" and args.action == "pull":
+        written = hub.pull(args.repo, args.out)
+        print(f"entries in {args.out / 'entries'}; rendered: " + ", ".join(str(path) for path in written))
     elif args.command == "cite":
         print(cite_bibtex(args.task, args.attack, args.defense), end="")
     elif args.command == "vulnerable":

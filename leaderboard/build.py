@@ -185,7 +185,9 @@ def _markdown(table: pd.DataFrame, top: int | None = None, level: int = 2) -> st
     sections = []
     for track, task, current, superseded in _sections(table):
         parts = [f"{'#' * level} {track} / {task}"]
-        if current:
+        if current:  # the versions every ranked row shares: the task's and the benchmark release's
+            releases = ", ".join(sorted({str(row["miabench_version"]) for row in current}))
+            parts.append(f"task version {current[0]['task_version']} · miabench {releases}")
             parts.append(_github(*_display(current[:top], False)))
         if superseded and top is None:
             parts.append("Superseded task versions (results on an older version of the task; not ranked):")

@@ -130,3 +130,19 @@ def test_the_repositorys_entries_validate_and_build(tmp_path):
                  "index.html"):  # fmt: skip
         assert (tmp_path / "site" / name).stat().st_size > 0
     assert (tmp_path / "site" / "leaderboard.md").read_text() == build.markdown(build.load())
+
+
+def test_verify_reruns_the_config_and_marks_the_entry_verified(run_dir, data_dir, tmp_path):
+    from miabench.leaderboard import verify
+
+    (path,) = submit.submit(run_dir / "loss", "tester", root=tmp_path / "entries")
+    entry = verify.verify(path, "verifier", data_dir=data_dir, cache_dir=tmp_path / "fresh-cache")
+    assert entry["provenance"]["status"] == "verified" and entry["provenance"]["verified_by"] == "verifier"
+    assert entries.read(path)["provenance"]["status"] == "verified"
+    assert validate.validate(entries.read(path)) == []
+
+    claimed = entries.read(path)
+    claimed["metrics"]["auc"]["mean"] += 0.02
+    (tmp_path / "claimed.json").write_text(json.dumps(claimed))
+    with pytest.raises(UserError, match="does not reproduce: AUC: entry"):
+        verify.verify(tmp_path / "claimed.json", "verifier", data_dir=data_dir, cache_dir=tmp_path / "fresh-cache")

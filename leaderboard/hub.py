@@ -1,0 +1,73 @@
+"""Publication on the Hugging Face Hub: the entries, their score files and the built site, as one dataset repo.
+
+The token is whatever ``huggingface_hub`` finds (``HF_TOKEN``, or ``huggingface-cli login``);
+miabench never passes it, and masks it in any error it reports.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from huggingface_hub import CommitOperationAdd, HfApi, snapshot_download
+
+from miabench.errors import UserError
+from miabench.leaderboard import build, entries, site
+
+REPO_TYPE = "dataset"
+
+
+def _reason(error: Exception) -> str:
+    """The error's first line, with anything token-like masked: a token must never reach a terminal or a log."""
+    line = (str(error).splitlines() or [type(error).__name__])[0]
+    token = os.environ.get("HF_TOKEN")
+    if token:
+        line = line.replace(token, "***")
+    return re.sub(r"hf_[A-Za-z0-9_]+", "hf_***", line)
+
+
+def render(root: Path, out_dir: Path) -> list[Path]:
+    """Every output of ``miabench leaderboard build`` for the entries under ``root``."""
+    chosen = build.load([root]) if Path(root).exists() else []
+    return [*build.build(chosen, out_dir).values(), site.write_site(chosen, out_dir)]
+
+
+def push(repo_id: str, root: Path = entries.ENTRIES_DIR, create_pr: bool = False, api: HfApi | None = None) -> str:
+    """Upload ``entries/`` (with any score files beside them) and ``site/`` in one commit; return its URL."""
+    api = api or HfApi()
+    root = Path(root)
+    files = sorted(path for path in root.rglob("*") if path.is_file() and not path.name.startswith("."))
+    if not files:
+        raise UserError(f"no entries under {root}: submit a run first ('miabench submit RUN_DIR --by NAME')")
+    with tempfile.TemporaryDirectory() as scratch:
+        site_dir = Path(scratch) / "site"
+        operations = [CommitOperationAdd(f"entries/{path.relative_to(root).as_posix()}", str(path)) for path in files]
+        operations += [CommitOperationAdd(f"site/{path.name}", str(path)) for path in render(root, site_dir)]
+        try:
+            api.create_repo(repo_id, repo_type=REPO_TYPE, exist_ok=True)
+            commit = api.create_commit(
+                repo_id, operations, commit_message=f"miabench leaderboard: {len(files)} files",
+                repo_type=REPO_TYPE, create_pr=create_pr,
+            )  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - network, auth and Hub errors share no base
+            raise UserError(
+                f"cannot publish to {repo_id} on the Hub ({_reason(error)}): check the repo id and that "
+                "HF_TOKEN (or 'huggingface-cli login') grants write access"
+            ) from None
+    return getattr(commit, "pr_url", None) or getattr(commit, "commit_url", str(commit))
+
+
+def pull(repo_id: str, out_dir: Path) -> list[Path]:
+    """Download the published entries into ``out_dir/entries`` and render them offline into ``out_dir/site``."""
+    out_dir = Path(out_dir)
+    try:
+        local = Path(snapshot_download(repo_id, repo_type=REPO_TYPE, allow_patterns=["entries/**"]))
+    except Exception as error:  # noqa: BLE001 - network, auth and Hub errors share no base
+        raise UserError(f"cannot download {repo_id} from the Hub ({_reason(error)}): check the repo id") from None
+    if (out_dir / "entries").exists():
+        shutil.rmtree(out_dir / "entries")
+    shutil.copytree(local / "entries", out_dir / "entries")
+    return render(out_dir / "entries", out_dir / "site")
