@@ -175,8 +175,8 @@ def execute(args: argparse.Namespace) -> None:
             raise UserError(f"{failed} entries failed validation (one line each above); fix or resubmit them")
     elif args.command == "leaderboard" and args.action == "build":
         chosen = build.load(args.paths or None)
-        written = build.build(chosen, args.out) | {"html": site.write_site(chosen, args.out)}
-        print(f"{len(chosen)} entries -> " + ", ".join(str(path) for path in written.values()))
+        written = site.write_board(chosen, args.out)
+        print(f"{len(chosen)} entries -> " + ", ".join(str(path) for path in written))
     elif args.command == "leaderboard" and args.action == "verify":
         verify.verify(args.entry, args.by, args.data_dir, args.cache_dir)
         print(f"verified: {args.entry}")

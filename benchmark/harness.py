@@ -44,17 +44,30 @@ class Setup:
 
     def config(self) -> dict:
         meta = self.task.metadata
-        return {
-            "task": {"name": meta.name, "version": meta.version, "params": dataclasses.asdict(self.task)},
-            "model_family": self.task.model_family,
-            "data_fingerprint": self.population.fingerprint,
-            "defense": self.defense.training_config(),
-            "recipe": dataclasses.asdict(self.recipe),
-            "plan_hash": self.plan.hash,
-            "models": self.plan.num_models,
-            "seed": self.seed,
-            "precision": "bf16" if self.device.type == "cuda" else "fp32",
-        }
+        task = {
+            "name": meta.name, "version": meta.version, "params": dataclasses.asdict(self.task),
+            "model_family": self.task.model_family, "data_fingerprint": self.population.fingerprint,
+        }  # fmt: skip
+        precision = "bf16" if self.device.type == "cuda" else "fp32"
+        recipe = dataclasses.asdict(self.recipe)
+        defense = self.defense.training_config()
+        return run_config(task, defense, recipe, self.plan.hash, self.plan.num_models, self.seed, precision)
+
+
+def run_config(task: dict, defense: dict, recipe: dict, plan_hash: str, models: int, seed: int, precision: str) -> dict:
+    """What determines the trained models (the cache key), from ``task`` as a record states it
+    (name, version, params, model_family, data_fingerprint) and the defense's training config."""
+    return {
+        "task": {key: task[key] for key in ("name", "version", "params")},
+        "model_family": task["model_family"],
+        "data_fingerprint": task["data_fingerprint"],
+        "defense": defense,
+        "recipe": recipe,
+        "plan_hash": plan_hash,
+        "models": models,
+        "seed": seed,
+        "precision": precision,
+    }
 
 
 def groups(num_models: int, strategy: str, models_per_group: int | None) -> list[list[int]]:

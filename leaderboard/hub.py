@@ -31,8 +31,7 @@ def _reason(error: Exception) -> str:
 
 def render(root: Path, out_dir: Path) -> list[Path]:
     """Every output of ``miabench leaderboard build`` for the entries under ``root``."""
-    chosen = build.load([root]) if Path(root).exists() else []
-    return [*build.build(chosen, out_dir).values(), site.write_site(chosen, out_dir)]
+    return site.write_board(build.load([root]) if Path(root).exists() else [], out_dir)
 
 
 def push(repo_id: str, root: Path = entries.ENTRIES_DIR, create_pr: bool = False, api: HfApi | None = None) -> str:

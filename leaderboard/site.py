@@ -605,3 +605,8 @@ def write_site(entries: list[dict], out_dir: Path) -> Path:
     path = out_dir / "index.html"
     path.write_text(render(entries), encoding="utf-8")
     return path
+
+
+def write_board(entries: list[dict], out_dir: Path) -> list[Path]:
+    """Every output of ``miabench leaderboard build``: the tables, the BibTeX and ``index.html``."""
+    return [*build.build(entries, out_dir).values(), write_site(entries, out_dir)]

@@ -18,6 +18,7 @@ from miabench import results
 from miabench.atomic import sha256_file
 from miabench.cache import config_hash
 from miabench.errors import UserError
+from miabench.harness import run_config
 from miabench.leaderboard.entries import STATUSES, record_of
 from miabench.metrics import aggregate
 from miabench.plan import MembershipPlan
@@ -39,20 +40,11 @@ def schema(record: dict) -> list[str]:
 
 def stated_config(record: dict) -> dict:
     """The configuration the record states, as the harness hashed it (``harness.Setup.config`` plus the attack)."""
-    task, defense = record["task"], record["defense"]
-    serving_only = defenses.entry(defense["name"]).component_class.serving_only
+    defense = defenses.create(record["defense"]["name"], record["defense"]["params"]).training_config()
     gpu = record["environment"].get("device", "cpu") != "cpu"
-    config = {
-        "task": {"name": task["name"], "version": task["version"], "params": task["params"]},
-        "model_family": task["model_family"],
-        "data_fingerprint": task["data_fingerprint"],
-        "defense": {"name": "none", "params": {}} if serving_only else {k: defense[k] for k in ("name", "params")},
-        "recipe": record["recipe"],
-        "plan_hash": record["plan_hash"],
-        "models": record["models"],
-        "seed": record["seed"],
-        "precision": record.get("precision", "bf16" if gpu else "fp32"),
-    }
+    precision = record.get("precision", "bf16" if gpu else "fp32")  # records before the field: by device
+    config = run_config(record["task"], defense, record["recipe"], record["plan_hash"], record["models"],
+                        record["seed"], precision)  # fmt: skip
     return {**config, "attack": {key: record["attack"][key] for key in ("name", "params")}}
 
 
