@@ -50,7 +50,10 @@ def verify(path: Path, verified_by: str, data_dir: str | None = None, cache_dir:
     fresh = rerun(record, data_dir, cache_dir)
     problems = differences(record["metrics"], fresh["metrics"], TOLERANCE[entries.track(record)])
     if problems:
-        raise UserError(f"{path} does not reproduce: " + "; ".join(problems))
+        raise UserError(
+            f"{path} does not reproduce: " + "; ".join(problems) + " (it stays pending; check the entry's "
+            f"commit {record['miabench']['commit']} and data copy, or resubmit the run)"
+        )
     entry["provenance"] |= {
         "status": "verified",
         "verified_by": verified_by,
