@@ -1,16 +1,1 @@
-"""Built-in attacks; importing this package registers them."""
-
-from miabench.attacks import (  # noqa: F401
-    blind,
-    boundary_targeted,
-    confidence,
-    entropy,
-    gap,
-    label_only,
-    lira,
-    loss,
-    population,
-    reference,
-    rmia,
-    shadow,
-)
+"""Built-in attacks, one module each: the attack registry imports every module here."""

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from miabench.api import Attack, AttackView, ThreatModel
+from miabench.params import param
 from miabench.registry import attacks
 
 SEED = 0  # fixes the projection and the subsample: the baseline is deterministic
@@ -38,15 +39,12 @@ def features(labels: np.ndarray, inputs, dims: int) -> np.ndarray:
 @attacks.register("blind")
 @dataclass
 class Blind(Attack):
-    max_rows: int = 20000  # (reference, example) pairs the classifier trains on, subsampled with a fixed seed
-    dims: int = 32  # the inputs' random projection
+    max_rows: int = param(20000, "(reference, example) pairs the classifier trains on, subsampled with a fixed seed",
+                          within="[2, inf)")  # fmt: skip
+    dims: int = param(32, "dimensions of the inputs' random projection (0: the label alone)", within="[0, inf)")
 
-    citation = """@article{das2024blind,
-  title={Blind Baselines Beat Membership Inference Attacks for Foundation Models},
-  author={Das, Debeshee and Zhang, Jie and Tram{\\`e}r, Florian},
-  journal={arXiv preprint arXiv:2406.16201},
-  year={2024}
-}"""
+    description = "a data-only baseline that never reads a model's outputs; at chance on miabench's plans"
+    citation = ("das2024blind",)
 
     def threat_model(self) -> ThreatModel:
         return ThreatModel(access="label", min_references=1)

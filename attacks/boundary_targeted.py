@@ -12,43 +12,38 @@ from dataclasses import dataclass
 import numpy as np
 
 from miabench import scoring
-from miabench.api import Attack, AttackView, Selection, ThreatModel
+from miabench.api import ACCESS_LEVELS, Attack, AttackView, Selection, ThreatModel
 from miabench.attacks.common import true_class_log_prob
-from miabench.errors import UserError
+from miabench.params import ParameterError, param
 from miabench.registry import attacks
-
-ACCESS_ORDER = ("label", "scores", "logits")
 
 
 @attacks.register("boundary-targeted")
 @dataclass
 class BoundaryTargeted(Attack):
-    base: str = "reference"
-    fraction: float = 0.1  # share of each class's candidates to attack
-    per_class: int | None = None  # or a fixed number per class (overrides fraction)
+    base: str = param("reference", "the attack that scores the chosen candidates")
+    fraction: float = param(0.1, "share of each class's candidates to attack", within="(0, 1]")
+    per_class: int | None = param(None, "or a fixed number per class (overrides fraction)", within="[1, inf)")
     # Whose confidence selects: "references" (their mean; independent of the target's membership) or
     # "target" (the paper's literal reading; on a model that memorises, its least confident
     # candidates are mostly non-members, so few members remain to be found).
-    selector: str = "references"
+    selector: str = param("references", "whose confidence selects the candidates", choices=("references", "target"))
 
-    citation = """@article{hughes2026boundary,
-  title={Boundary-targeted Membership Inference Attacks on Safety Classifiers},
-  author={Hughes and others},
-  year={2026}
-}"""
+    description = "judge only the least confident candidates of each class with a base attack"
+    citation = ("hughes2026boundary",)
 
     def __post_init__(self):
+        super().__post_init__()
         if self.base == "boundary-targeted":
-            raise UserError("attack 'boundary-targeted': base must be another attack, e.g. base=reference")
-        if self.selector not in ("target", "references"):
-            raise UserError(f"attack 'boundary-targeted': selector={self.selector!r}; use target or references")
-        if not 0 < self.fraction <= 1 or (self.per_class is not None and self.per_class < 1):
-            raise UserError("attack 'boundary-targeted': fraction must lie in (0, 1] and per_class be >= 1")
+            raise ParameterError("base", "it must be another attack; give e.g. base=reference")
+        if self.base not in attacks.names():
+            raise ParameterError("base", f"{self.base!r} is not an attack; give e.g. base=reference "
+                                 "('miabench list attacks' shows them all)")  # fmt: skip
         self.base_attack = attacks.create(self.base)
 
     def threat_model(self) -> ThreatModel:
         base = self.base_attack.threat_model()
-        access = max(base.access, "scores", key=ACCESS_ORDER.index)  # selection needs the confidence
+        access = max(base.access, "scores", key=ACCESS_LEVELS.index)  # selection needs the confidence
         references = max(base.min_references, int(self.selector == "references"))
         return ThreatModel(access, references, base.online, base.auxiliary, base.queries)
 

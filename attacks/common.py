@@ -1,4 +1,4 @@
-"""What several attacks share: per-example statistics of log-probabilities, a base class, citations.
+"""What several attacks share: per-example statistics of log-probabilities, a base class, OUT means.
 
 Every statistic function takes log-probabilities ``[..., N, A, C]`` (any leading axes,
 e.g. models) and labels ``[N]``, and returns ``[..., N, A]``.
@@ -11,21 +11,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from miabench.api import Attack, AttackView, ThreatModel
-
-YEOM = """@inproceedings{yeom2018privacy,
-  title={Privacy Risk in Machine Learning: Analyzing the Connection to Overfitting},
-  author={Yeom, Samuel and Giacomelli, Irene and Fredrikson, Matt and Jha, Somesh},
-  booktitle={IEEE Computer Security Foundations Symposium (CSF)},
-  year={2018}
-}"""
-
-SALEM = """@inproceedings{salem2019mlleaks,
-  title={{ML-Leaks}: Model and Data Independent Membership Inference Attacks and Defenses on Machine Learning Models},
-  author={Salem, Ahmed and Zhang, Yang and Humbert, Mathias and Berrang, Pascal and Fritz, Mario and Backes, Michael},
-  booktitle={Network and Distributed System Security Symposium (NDSS)},
-  year={2019}
-}"""
-
+from miabench.errors import UserError
 
 @dataclass
 class TargetStatistic(Attack):
@@ -58,3 +44,19 @@ def logit_scaled_confidence(log_probs: np.ndarray, labels: np.ndarray) -> np.nda
     is_true = true_class_mask(log_probs, labels)
     true = np.where(is_true, log_probs, -np.inf).max(axis=-1)
     return true - logsumexp(np.where(is_true, -np.inf, log_probs), axis=-1)
+
+
+def out_mean(references: np.ndarray, members: np.ndarray, needed: np.ndarray, attack: str) -> np.ndarray:
+    """[N] mean over the references ([R, N]) that did not train on each example.
+
+    Every example in ``needed`` ([N] bool) must have at least one such reference.
+    """
+    out = ~members
+    count = out.sum(axis=0)
+    missing = int((count[needed] == 0).sum())
+    if missing:
+        raise UserError(
+            f"attack '{attack}' needs at least one reference model that did not train on each challenge example, "
+            f"but {missing} have none; use more models (--models)"
+        )
+    return np.einsum("rn,rn->n", references, out, dtype=np.float64) / np.maximum(count, 1)

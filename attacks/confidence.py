@@ -4,14 +4,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from miabench.attacks.common import SALEM, TargetStatistic, true_class_log_prob
+from miabench.attacks.common import TargetStatistic, true_class_log_prob
 from miabench.registry import attacks
 
 
 @attacks.register("confidence")
 @dataclass
 class Confidence(TargetStatistic):
-    citation = SALEM
+    description = "higher probability of the true class means member"
+    citation = ("salem2019mlleaks",)
 
     def statistic(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return np.exp(true_class_log_prob(outputs[:, :, :1], labels)[:, :, 0])  # p_y on the identity view, [K, N]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from miabench.attacks.common import SALEM, TargetStatistic, true_class_mask
+from miabench.attacks.common import TargetStatistic, true_class_mask
 from miabench.registry import attacks
 
 LOG_TINY = np.log(np.finfo(np.float64).tiny)  # floor for log p and log(1 - p): keeps Mentr finite
@@ -53,19 +53,11 @@ def modified_entropy(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return true_term - others
 
 
-SONG_MITTAL = """@inproceedings{song2021systematic,
-  title={Systematic Evaluation of Privacy Risks of Machine Learning Models},
-  author={Song, Liwei and Mittal, Prateek},
-  booktitle={30th USENIX Security Symposium (USENIX Security 21)},
-  pages={2615--2632},
-  year={2021}
-}"""
-
-
 @attacks.register("entropy")
 @dataclass
 class Entropy(TargetStatistic):
-    citation = SALEM
+    description = "lower prediction entropy means member"
+    citation = ("salem2019mlleaks",)
 
     def statistic(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return -shannon_entropy(outputs[:, :, 0])  # [K, N]
@@ -74,7 +66,8 @@ class Entropy(TargetStatistic):
 @attacks.register("modified-entropy")
 @dataclass
 class ModifiedEntropy(TargetStatistic):
-    citation = SONG_MITTAL
+    description = "Song & Mittal's label-aware entropy: low only when confident in the true class"
+    citation = ("song2021systematic",)
 
     def statistic(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return -modified_entropy(outputs[:, :, :1], labels)[:, :, 0]  # [K, N]

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from miabench.attacks.common import YEOM, TargetStatistic
+from miabench.attacks.common import TargetStatistic
 from miabench.registry import attacks
 
 
 @attacks.register("gap")
 @dataclass
 class Gap(TargetStatistic):
-    citation = YEOM
+    description = "label only: correctly classified means member"
+    citation = ("yeom2018privacy",)
     access = "label"
 
     def statistic(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:

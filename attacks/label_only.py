@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from miabench.api import Attack, AttackView, ThreatModel
-from miabench.errors import UserError
+from miabench.params import param
 from miabench.registry import attacks
 from miabench.seeding import derive
 
@@ -22,20 +22,14 @@ from miabench.seeding import derive
 @attacks.register("label-only")
 @dataclass
 class LabelOnly(Attack):
-    noise: float = 4.0  # largest std of the Gaussian input noise, relative to the inputs' std
-    samples: int = 16  # noisy queries per candidate, at noise levels noise / samples, 2 noise / samples, ...
-    budget: int = 100_000  # most queries per target beyond the signals cube
+    noise: float = param(4.0, "largest std of the Gaussian input noise, relative to the inputs' std",
+                         within="[0, inf)")  # fmt: skip
+    samples: int = param(16, "noisy queries per candidate, at noise levels noise/samples, 2 noise/samples, ...",
+                         within="[0, inf)")  # fmt: skip
+    budget: int = param(100_000, "most queries per target beyond the signals cube", within="[0, inf)")
 
-    citation = """@inproceedings{choquette2021label,
-  title={Label-Only Membership Inference Attacks},
-  author={Choquette-Choo, Christopher A. and Tram{\\`e}r, Florian and Carlini, Nicholas and Papernot, Nicolas},
-  booktitle={International Conference on Machine Learning (ICML)},
-  year={2021}
-}"""
-
-    def __post_init__(self):
-        if self.noise < 0 or self.samples < 0 or self.budget < 0:
-            raise UserError(f"attack 'label-only': noise, samples and budget must be >= 0 (got {self})")
+    description = "the predicted label's robustness to the task's views and growing noise, by counted queries"
+    citation = ("choquette2021label",)
 
     def threat_model(self) -> ThreatModel:
         return ThreatModel(access="label", queries=self.budget if self.samples else 0)

@@ -10,11 +10,11 @@ distribution (one-sided). Scores are averaged over the task's views.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
 
 from miabench.api import Attack, AttackView, ThreatModel
 from miabench.attacks.common import logit_scaled_confidence
 from miabench.errors import UserError
+from miabench.params import param
 from miabench.registry import attacks
 
 MIN_STD = 1e-6  # keeps a degenerate (all-equal) reference distribution finite
@@ -46,15 +46,11 @@ def gaussian(phi: np.ndarray, mask: np.ndarray, fixed_variance: bool, needed: np
 @attacks.register("lira")
 @dataclass
 class LiRA(Attack):
-    online: bool = True
-    fixed_variance: bool = False
+    online: bool = param(True, "IN and OUT references (likelihood ratio); false: a one-sided test against OUT")
+    fixed_variance: bool = param(False, "one std per view pooled over all examples, not each example's own")
 
-    citation = """@inproceedings{carlini2022membership,
-  title={Membership Inference Attacks From First Principles},
-  author={Carlini, Nicholas and Chien, Steve and Nasr, Milad and Song, Shuang and Terzis, Andreas and Tram{\\`e}r, Florian},
-  booktitle={IEEE Symposium on Security and Privacy (S\\&P)},
-  year={2022}
-}"""
+    description = "per-example Gaussian likelihood ratio of the logit-scaled confidence, IN vs OUT references"
+    citation = ("carlini2022membership",)
 
     def threat_model(self) -> ThreatModel:
         # With the paired plan, K - 2 >= 2 references hold each example IN once and OUT once at least.
@@ -64,6 +60,8 @@ class LiRA(Attack):
         return logit_scaled_confidence(outputs, labels)  # [K, N, A]
 
     def score(self, view: AttackView) -> np.ndarray:
+        from scipy.stats import norm  # imported here: scipy.stats adds half a second to every start
+
         target, references = view.target, view.references  # [N, A], [R, N, A]
         is_in = view.reference_members[:, :, None]
         challenge = ~view.auxiliary  # auxiliary examples are never IN; they are not scored

@@ -27,13 +27,8 @@ def percentile(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
 @attacks.register("population")
 @dataclass
 class Population(Attack):
-    citation = """@inproceedings{ye2022enhanced,
-  title={Enhanced Membership Inference Attacks against Machine Learning Models},
-  author={Ye, Jiayuan and Maddi, Aadyaa and Murakonda, Sasi Kumar and Bindschaedler, Vincent and Shokri, Reza},
-  booktitle={ACM SIGSAC Conference on Computer and Communications Security (CCS)},
-  pages={3093--3106},
-  year={2022}
-}"""
+    description = "Attack-P: the target's loss against per-class thresholds from known non-members"
+    citation = ("ye2022enhanced",)
 
     def threat_model(self) -> ThreatModel:
         return ThreatModel(access="scores", auxiliary=True)

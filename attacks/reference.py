@@ -10,20 +10,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from miabench.api import Attack, AttackView, ThreatModel
-from miabench.attacks.common import true_class_log_prob
-from miabench.errors import UserError
+from miabench.attacks.common import out_mean, true_class_log_prob
 from miabench.registry import attacks
 
 
 @attacks.register("reference")
 @dataclass
 class Reference(Attack):
-    citation = """@inproceedings{watson2022importance,
-  title={On the Importance of Difficulty Calibration in Membership Inference Attacks},
-  author={Watson, Lauren and Guo, Chuan and Cormode, Graham and Sablayrolles, Alexandre},
-  booktitle={International Conference on Learning Representations (ICLR)},
-  year={2022}
-}"""
+    description = "Attack-R: the target's loss calibrated by the OUT references' loss on the example"
+    citation = ("watson2022importance",)
 
     def threat_model(self) -> ThreatModel:
         # With the paired plan, K - 2 >= 2 references hold each challenge example OUT at least once.
@@ -33,13 +28,4 @@ class Reference(Attack):
         return true_class_log_prob(outputs, labels).mean(axis=-1)  # [K, N]
 
     def score(self, view: AttackView) -> np.ndarray:
-        out = ~view.reference_members  # [R, N]
-        count = out.sum(axis=0)
-        missing = int((count[~view.auxiliary] == 0).sum())
-        if missing:
-            raise UserError(
-                f"attack 'reference' needs at least one reference model that did not train on each challenge "
-                f"example, but {missing} have none; use more models (--models)"
-            )
-        mean_out = (view.references * out).sum(axis=0) / np.maximum(count, 1)
-        return view.target - mean_out
+        return view.target - out_mean(view.references, view.reference_members, ~view.auxiliary, self.name)

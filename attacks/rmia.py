@@ -21,30 +21,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from miabench.api import Attack, AttackView, ThreatModel
-from miabench.attacks.common import true_class_log_prob
-from miabench.errors import UserError
+from miabench.attacks.common import out_mean, true_class_log_prob
 from miabench.metrics import auc
+from miabench.params import param
 from miabench.registry import attacks
 
 A_GRID = np.round(np.linspace(0.0, 1.0, 11), 1)  # the values of offline_a tried when tuning
 TUNING_EXAMPLES = 5000  # examples the pseudo-target is scored on when tuning, at most
 FALLBACK_A = 1.0  # when a cannot be tuned: Pr(x) is the plain OUT mean, uncorrected
 TINY = np.finfo(np.float64).tiny  # keeps Pr(x) positive when every reference's p_y underflowed to 0
-
-
-def out_mean(references: np.ndarray, members: np.ndarray, needed: np.ndarray) -> np.ndarray:
-    """[N] mean p_y over the references ([R, N]) that did not train on each example.
-
-    Every example in ``needed`` ([N] bool) must have at least one such reference.
-    """
-    out = ~members
-    count = out.sum(axis=0)
-    if (count[needed] == 0).any():
-        raise UserError(
-            f"offline RMIA needs at least one OUT reference model for every challenge example, but "
-            f"{int((count[needed] == 0).sum())} have none; use more models (--models) or online=true"
-        )
-    return np.einsum("rn,rn->n", references, out, dtype=np.float64) / np.maximum(count, 1)
 
 
 def offline_prior(mean_out: np.ndarray, a: float) -> np.ndarray:
@@ -69,22 +54,13 @@ def relative_scores(target, prior, auxiliary, gamma, candidates=slice(None)) -> 
 @attacks.register("rmia")
 @dataclass
 class RMIA(Attack):
-    online: bool = False
-    offline_a: float | None = None  # None: tuned for each target on its references
-    gamma: float = 1.0
+    online: bool = param(False, "Pr(x) over IN and OUT references; false: the OUT mean, corrected by offline_a")
+    offline_a: float | None = param(None, "the offline correction a; none: tuned for each target on its references",
+                                    within="[0, 1]")  # fmt: skip
+    gamma: float = param(1.0, "x dominates z when ratio_x / ratio_z > gamma", within="(0, inf)")
 
-    citation = """@inproceedings{zarifzadeh2024low,
-  title={Low-Cost High-Power Membership Inference Attacks},
-  author={Zarifzadeh, Sajjad and Liu, Philippe and Choquette-Choo, Christopher A. and Shokri, Reza},
-  booktitle={International Conference on Machine Learning (ICML)},
-  year={2024}
-}"""
-
-    def __post_init__(self):
-        if not self.gamma > 0:
-            raise UserError(f"rmia parameter gamma={self.gamma}: give a positive number, e.g. 1")
-        if self.offline_a is not None and not 0.0 <= self.offline_a <= 1.0:
-            raise UserError(f"rmia parameter offline_a={self.offline_a}: give a value in [0, 1], or none to tune it")
+    description = "relative membership inference: likelihood ratios against population z samples"
+    citation = ("zarifzadeh2024low",)
 
     def threat_model(self) -> ThreatModel:
         return ThreatModel(access="scores", min_references=2 if self.online else 1, online=self.online, auxiliary=True)
@@ -99,7 +75,7 @@ class RMIA(Attack):
             prior = references.mean(axis=0)
         else:
             a = self.offline_a if self.offline_a is not None else self.tune(references, members, auxiliary)
-            prior = offline_prior(out_mean(references, members, ~auxiliary), a)
+            prior = offline_prior(out_mean(references, members, ~auxiliary, self.name), a)
         return relative_scores(target, prior, auxiliary, self.gamma)
 
     def tune(self, references: np.ndarray, members: np.ndarray, auxiliary: np.ndarray) -> float:
@@ -120,7 +96,7 @@ class RMIA(Attack):
         chosen = chosen[np.linspace(0, len(chosen) - 1, min(len(chosen), TUNING_EXAMPLES)).astype(int)]
         if is_member[chosen].all() or not is_member[chosen].any():  # no AUC without both kinds
             return FALLBACK_A
-        mean_out = out_mean(rest, rest_members, candidates)
+        mean_out = out_mean(rest, rest_members, candidates, self.name)
         quality = [
             auc(relative_scores(pseudo, offline_prior(mean_out, a), auxiliary, self.gamma, chosen), is_member[chosen])
             for a in A_GRID

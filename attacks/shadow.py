@@ -15,23 +15,13 @@ trained on at most ``max_rows`` rows drawn with a fixed seed.
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from miabench.api import Attack, AttackView, ThreatModel
-from miabench.errors import UserError
+from miabench.params import param
 from miabench.registry import attacks
 
 SEED = 0  # of the row subsample and the solver
 MIN_LOG_PROB = -100.0  # log-probabilities below this are clipped, keeping the features well scaled
-
-SHOKRI = """@inproceedings{shokri2017membership,
-  title={Membership Inference Attacks Against Machine Learning Models},
-  author={Shokri, Reza and Stronati, Marco and Song, Congzheng and Shmatikov, Vitaly},
-  booktitle={IEEE Symposium on Security and Privacy (S\\&P)},
-  pages={3--18},
-  year={2017}
-}"""
-
 
 def identity_log_probs(outputs: np.ndarray) -> np.ndarray:
     """[K, N, C] float32: the log-probability vector of the identity view, clipped below."""
@@ -56,6 +46,8 @@ def member_probability(features: np.ndarray, is_member: np.ndarray, queries: np.
     """
     if is_member.all() or not is_member.any():
         return np.full(len(queries), float(is_member.mean()) if len(is_member) else 0.5)
+    from sklearn.linear_model import LogisticRegression  # imported here: it slows every start by about a second
+
     mean, std = features.mean(axis=0), np.maximum(features.std(axis=0), 1e-6)
     # liblinear: the fastest solver on these small, dense problems (its intercept is regularised
     # too, harmless on standardised features); random_state pins it.
@@ -65,13 +57,9 @@ def member_probability(features: np.ndarray, is_member: np.ndarray, queries: np.
 
 @dataclass
 class LearnedAttack(Attack):
-    max_rows: int = 5000  # rows each attack classifier is trained on, at most
+    max_rows: int = param(5000, "rows each attack classifier trains on, at most", within="[2, inf)")
 
-    citation = SHOKRI
-
-    def __post_init__(self):
-        if self.max_rows < 2:
-            raise UserError(f"parameter max_rows={self.max_rows}: give at least 2, e.g. 5000")
+    citation = ("shokri2017membership",)
 
     def threat_model(self) -> ThreatModel:
         return ThreatModel(access="scores", min_references=1)
@@ -80,6 +68,8 @@ class LearnedAttack(Attack):
 @attacks.register("shadow")
 @dataclass
 class Shadow(LearnedAttack):
+    description = "per-class attack classifiers trained on the references' outputs"
+
     def statistic(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return identity_log_probs(outputs)  # [K, N, C]
 
@@ -99,6 +89,8 @@ class Shadow(LearnedAttack):
 @attacks.register("logit-probe")
 @dataclass
 class LogitProbe(LearnedAttack):
+    description = "one logistic regression on the sorted probability vector, trained on the references"
+
     def statistic(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return -np.sort(-identity_log_probs(outputs), axis=-1)  # [K, N, C], each vector in descending order
 

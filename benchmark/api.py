@@ -1,7 +1,9 @@
 """The interfaces a task, an attack or a defense implements.
 
 Each component is a dataclass whose fields are its parameters (``--param key=value``
-on the command line) and registers itself with the decorator of its registry.
+on the command line), each declared with :func:`miabench.params.param`; it registers
+itself with the decorator of its registry, and says what it is (``description``) and
+which papers to cite (``citation``: keys of :mod:`miabench.citations`).
 """
 
 from __future__ import annotations
@@ -14,20 +16,42 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from miabench.losses import cross_entropy
+from miabench.params import check, param
+
+
+@dataclass
+class Component:
+    """What tasks, attacks and defenses share: declared parameters, checked whenever one is built."""
+
+    name: ClassVar[str] = ""  # the registered name (an instance from the registry carries the one it was built by)
+    description: ClassVar[str] = ""  # one line: what it does
+    citation: ClassVar[tuple[str, ...]] = ()  # BibTeX keys in miabench.citations
+
+    def __post_init__(self):
+        check(self)
+
 
 @dataclass(frozen=True)
 class Recipe:
     """How every model of a task is trained; part of the track and of the cache key."""
 
-    epochs: int
-    batch_size: int
-    lr: float
-    optimizer: str = "adam"  # "adam", "adamw" or "sgd"
-    momentum: float = 0.9  # sgd only
-    weight_decay: float = 0.0
-    schedule: str = "constant"  # or "triangle": lr/5 rising to lr at a quarter of the steps, then falling to 0
-    flip: bool = False  # mirror each training image at random (images only)
-    translate: int = 0  # shift each training image by up to this many pixels each way, reflecting the border
+    epochs: int = param(help="passes over each model's members", within="[1, inf)")
+    batch_size: int = param(help="examples per step", within="[1, inf)")
+    lr: float = param(help="the learning rate (the peak of a schedule)", within="(0, inf)")
+    optimizer: str = param("adam", "the optimizer", choices=("adam", "adamw", "sgd"))
+    momentum: float = param(0.9, "SGD's momentum (sgd only)", within="[0, 1)")
+    weight_decay: float = param(0.0, "the optimizer's weight decay", within="[0, inf)")
+    schedule: str = param(
+        "constant", "constant, or triangle: lr/5 rising to lr at a quarter of the steps, then to 0",
+        choices=("constant", "triangle"),
+    )  # fmt: skip
+    flip: bool = param(False, "mirror each training image at random (images only)")
+    translate: int = param(0, "shift each training image by up to this many pixels, reflecting the border",
+                           within="[0, inf)")  # fmt: skip
+
+    def __post_init__(self):
+        check(self)
 
 
 @dataclass(frozen=True)
@@ -42,7 +66,8 @@ class Profile:
     params: dict = dataclasses.field(default_factory=dict)  # task parameters the track pins, e.g. population_size
 
 
-PROFILES = ("cpu", "gpu")
+TRACKS = ("cpu", "gpu")  # the harness tracks; a result is comparable only within its track
+STRATEGIES = ("stacked", "grouped", "sequential")  # how a group of models trains (see miabench.engine)
 
 
 @dataclass(frozen=True)
@@ -52,7 +77,7 @@ class TaskMetadata:
     name: str
     version: str
     description: str
-    citation: str  # BibTeX of the dataset's original authors
+    citation: tuple[str, ...]  # BibTeX keys (miabench.citations) of the dataset's original authors
     license: str
     source: str  # the public source, used when no local data directory is given
     model_family: str
@@ -60,6 +85,17 @@ class TaskMetadata:
     default_models: int  # K
     class_names: tuple[str, ...] = ()
     flagged_class: int | None = None  # the class a safety classifier flags: reported as subgroup "flagged"
+    revision: str | None = None  # the pinned commit of the public source on the Hugging Face Hub
+    highlighted: tuple[str, ...] = ()  # subgroups reported beside the overall numbers; "flagged" when a class is
+
+    def __post_init__(self):
+        if self.flagged_class is not None and "flagged" not in self.highlighted:
+            object.__setattr__(self, "highlighted", ("flagged", *self.highlighted))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The class names, or the class indices as strings for a task that names none."""
+        return self.class_names or tuple(str(c) for c in range(self.num_classes))
 
 
 @dataclass
@@ -73,23 +109,26 @@ class Population:
     ids: np.ndarray  # [N] stable ids: positions in the source dataset
     fingerprint: str  # sha256 of the loaded data, so results on different copies never mix
     source: str = ""  # which of the task's data sources it came from, when it has several (e.g. jpeg, hub)
+    subgroups: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # [N] masks beyond the classes
 
     def __len__(self) -> int:
         return len(self.y)
 
 
 @dataclass
-class Task:
+class Task(Component):
     """A dataset, a model family and a pinned training recipe.
 
     ``epochs``, ``batch_size`` and ``lr`` override the pinned recipe (``None`` keeps
     it); subclasses add their own parameters.
     """
 
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    auxiliary_fraction: float = 0.1  # share of the population in no model: the attacker's known non-members
+    epochs: int | None = param(None, "override the recipe's epochs", within="[1, inf)")
+    batch_size: int | None = param(None, "override the recipe's batch size", within="[1, inf)")
+    lr: float | None = param(None, "override the recipe's learning rate", within="(0, inf)")
+    auxiliary_fraction: float = param(
+        0.1, "share of the population in no model: the attacker's known non-members", within="[0, 1)"
+    )
 
     metadata: ClassVar[TaskMetadata]
     pinned_recipe: ClassVar[Recipe]
@@ -101,7 +140,7 @@ class Task:
         return self.metadata.model_family
 
     def profile(self, name: str = "cpu") -> Profile:
-        """The track ``name`` (one of PROFILES): the pinned recipe and default K unless the task has a GPU profile."""
+        """The track ``name`` (one of TRACKS): the pinned recipe and default K unless the task has a GPU profile."""
         if name == "gpu" and self.gpu_profile is not None:
             return self.gpu_profile
         return Profile(self.pinned_recipe, self.metadata.default_models)
@@ -126,11 +165,6 @@ class Task:
         """One untrained model of the family (its weights are set by the engine's seed)."""
         raise NotImplementedError
 
-    def subgroups(self, labels: np.ndarray) -> dict[str, np.ndarray]:
-        """Named example masks whose metrics the record reports separately."""
-        meta = self.metadata
-        return class_subgroups(labels, meta.num_classes, meta.class_names, meta.flagged_class)
-
     def augment(self, x: torch.Tensor, view: int) -> torch.Tensor:
         """The ``view``-th augmentation of a batch (0 is the identity)."""
         if view != 0:
@@ -138,26 +172,29 @@ class Task:
         return x
 
 
-def class_subgroups(labels: np.ndarray, num_classes: int, names=(), flagged: int | None = None) -> dict:
-    """One subgroup per class (``class:<name>``), plus ``flagged`` for the class a safety classifier flags."""
-    names = names or [str(c) for c in range(num_classes)]
-    groups = {f"class:{names[c]}": labels == c for c in range(num_classes)}
-    if flagged is not None:
-        groups["flagged"] = labels == flagged
-    return groups
+def subgroups(labels: np.ndarray, metadata: TaskMetadata | None = None, extra: dict | None = None,
+              classes: int | None = None) -> dict:  # fmt: skip
+    """The named example masks a record reports apart: one per class (``class:<name>``; ``classes``
+    counts them when there is no metadata), ``flagged`` for the class a safety classifier flags,
+    and the population's own (``extra``, e.g. ``severe``)."""
+    names = metadata.names if metadata is not None else tuple(str(c) for c in range(classes))
+    groups = {f"class:{name}": labels == c for c, name in enumerate(names)}
+    if metadata is not None and metadata.flagged_class is not None:
+        groups["flagged"] = labels == metadata.flagged_class
+    return groups | dict(extra or {})
 
 
 @dataclass
-class Defense:
+class Defense(Component):
     """Changes how models train (training side) or what anyone observes of them (serving side).
 
     Training side, from the smallest change to the largest: ``training_recipe``
     (optimizer settings), ``wrap_model``, ``loss``, or ``fit`` for a whole loop of
-    its own. Serving side: ``observe``. The attacker knows the defense: reference
-    models train under it too, and it serves the attacker and the utility test alike.
+    its own. Serving side: ``fit_serving`` (once, before anything is served) and
+    ``observe``. The attacker knows the defense: reference models train under it too,
+    and it serves the attacker and the utility test alike.
     """
 
-    citation: ClassVar[str] = ""
     serving_only: ClassVar[bool] = False  # trains the models of 'none', which the cache then shares
     stacks: ClassVar[bool] = True  # False: models train one at a time (e.g. per-sample gradients)
 
@@ -170,13 +207,16 @@ class Defense:
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Each model's training loss on its batch: logits ``[G, B, C]``, labels ``[G, B]`` -> ``[G]``."""
-        per_example = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
-        return per_example.view(labels.shape).mean(dim=1)
+        return cross_entropy(logits, labels).mean(dim=1)
 
     def fit(self, job) -> dict[str, np.ndarray]:
         """Train ``job`` (a :class:`miabench.engine.TrainingJob`); return facts per model, e.g. ``{"epsilon": [G]}``."""
         job.train(loss=lambda logits, idx: self.loss(logits, job.y[idx]))
         return {}
+
+    def fit_serving(self, logits: np.ndarray, labels: np.ndarray, members: np.ndarray) -> None:
+        """Fit what serving needs from the population's cube ``[K, N, A, C]`` and the whole plan
+        ``members [K, N]`` (e.g. MemGuard's classifiers); the runner calls it once, before ``observe``."""
 
     def observe(
         self, logits: np.ndarray, labels: np.ndarray, members: np.ndarray | None, models: np.ndarray
@@ -186,7 +226,7 @@ class Defense:
         ``models`` ``[K']`` says which of the K models each leading row comes from.
         ``members`` ``[K', N]`` is the defender's knowledge of its own training sets; it
         is None for inputs outside the population (test examples, an attacker's
-        queries), which the runner serves after the population's cube.
+        queries).
         """
         return logits
 
@@ -197,15 +237,18 @@ class Defense:
         return {"name": self.name, "params": dataclasses.asdict(self)}
 
 
+ACCESS_LEVELS = ("label", "scores", "logits")  # from the least an attacker sees to the most
+
+
 @dataclass(frozen=True)
 class ThreatModel:
     """What an attack needs; the harness refuses a setting that cannot meet it."""
 
-    access: str  # "label" (one-hot predicted class), "scores" (log-probabilities) or "logits"
+    access: str  # one of ACCESS_LEVELS: "label" (one-hot predicted class), "scores" (log-probabilities), "logits"
     min_references: int = 0  # reference models, besides the target
     online: bool = False  # needs references that trained on each candidate (IN models)
     auxiliary: bool = False  # needs the auxiliary population: examples known to be in no model
-    queries: bool = False  # queries the target beyond the signals cube, through the counted oracle
+    queries: int = 0  # the budget of queries to the target beyond the signals cube, through the counted oracle
 
 
 @dataclass
@@ -234,10 +277,8 @@ class Selection:
 
 
 @dataclass
-class Attack:
+class Attack(Component):
     """Scores every example of the population for one target; higher means 'member'."""
-
-    citation: ClassVar[str] = ""
 
     def threat_model(self) -> ThreatModel:
         raise NotImplementedError

@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import warnings
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 
 from miabench.atomic import save_npz, sha256_file, write_json
+from miabench.data import cache_root
 from miabench.errors import UserError
 from miabench.signals import Signals
 
 FILES = ("signals.npz", "models.npz")  # an entry: the cube, and the weights of the models behind it
-
-
-def default_root() -> Path:
-    return Path(os.environ.get("MIABENCH_CACHE_DIR") or platformdirs.user_cache_dir("miabench"))
 
 
 def config_hash(config: dict) -> str:
@@ -36,7 +31,7 @@ def config_hash(config: dict) -> str:
 
 class SignalsCache:
     def __init__(self, root: Path | None = None):
-        self.root = Path(root) if root is not None else default_root()
+        self.root = Path(root) if root is not None else cache_root()
 
     def entry(self, key: str) -> Path:
         return self.root / "signals" / key[:2] / key

@@ -1,4 +1,5 @@
-"""Helpers tasks share: where the data lives, fetching it, and fingerprinting and deduplicating it."""
+"""Helpers tasks share: where the data lives, fetching it, fingerprinting and deduplicating it, and
+drawing a task's population and test set."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from miabench.errors import UserError
 
 DATA_DIR_ENV = "MIABENCH_DATA_DIR"
 CACHE_DIR_ENV = "MIABENCH_CACHE_DIR"
+SPLIT_SEED = 0  # fixed for every task, not the run seed, so every run sees the same population
 
 
 def data_dir(explicit: str | Path | None = None) -> Path | None:
@@ -56,13 +58,13 @@ def deduplicate(x: np.ndarray) -> np.ndarray:
     return np.sort(first)
 
 
-def load_hub(hub_id: str, local_copy: str, config: str | None = None):
-    """``datasets.load_dataset(hub_id, config)``, or a one-line UserError naming ``local_copy`` when the
-    Hub cannot be reached."""
+def load_hub(hub_id: str, local_copy: str, config: str | None = None, revision: str | None = None):
+    """``datasets.load_dataset(hub_id, config, revision=revision)``, or a one-line UserError naming
+    ``local_copy`` when the Hub cannot be reached. ``revision`` pins the dataset's commit (None: the newest)."""
     import datasets  # slow to import; only the public sources need it
 
     try:
-        return datasets.load_dataset(hub_id, config) if config else datasets.load_dataset(hub_id)
+        return datasets.load_dataset(hub_id, config, revision=revision)
     except Exception as error:  # noqa: BLE001 - offline or refused: requests, httpx and datasets errors share no base
         reason = (str(error).splitlines() or [type(error).__name__])[0]
         name = f"{hub_id} (config {config})" if config else hub_id
@@ -72,10 +74,51 @@ def load_hub(hub_id: str, local_copy: str, config: str | None = None):
         ) from None
 
 
+def split(
+    candidates: np.ndarray, test_size: int, population_size: int | None = None, *, task: str,
+    test_split: int | None = None, shuffle_test: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The population and the test set of task ``task``, as indices, drawn with SPLIT_SEED.
+
+    From one pool (``test_split`` None): a shuffle of ``candidates`` (e.g. the distinct rows), whose first
+    ``test_size`` are the test set and the next ``population_size`` the population (None: all the rest).
+    With a separate official test split of ``test_split`` examples: the population is the first
+    ``population_size`` of a shuffle of ``candidates``, the test set the first ``test_size`` positions of the
+    test split, shuffled first by the same generator when ``shuffle_test``. A size the data cannot meet is a
+    one-line UserError.
+    """
+    rng = np.random.default_rng(SPLIT_SEED)
+    n = len(candidates)
+    if test_split is None:
+        _check_size(task, "test_size", test_size, n - 1, f"the data has {n} distinct examples")
+        left = n - test_size
+        if population_size is not None:
+            why = f"the data has {n} distinct examples, test_size={test_size} of them held out"
+            _check_size(task, "population_size", population_size, left, why)
+        order = candidates[rng.permutation(n)]
+        return order[test_size : test_size + (population_size or left)], order[:test_size]
+    _check_size(task, "population_size", population_size, n, f"the train split has {n} distinct examples")
+    _check_size(task, "test_size", test_size, test_split, f"the test split has {test_split} examples")
+    population = candidates[rng.permutation(n)][:population_size]
+    test = rng.permutation(test_split) if shuffle_test else np.arange(test_split)
+    return population, test[:test_size]
+
+
+def _check_size(task: str, name: str, value: int, limit: int, why: str) -> None:
+    if not 0 < value <= limit:
+        raise UserError(
+            f"task '{task}' parameter {name}={value} must be between 1 and {limit} ({why}); give e.g. {name}={limit}"
+        )
+
+
+def cache_root() -> Path:
+    """Where miabench keeps what it computes and downloads: ``$MIABENCH_CACHE_DIR``, else the user cache folder."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("miabench")).expanduser()
+
+
 def cache_dir() -> Path:
-    """Where downloads are kept: ``$MIABENCH_CACHE_DIR/downloads`` or the user's cache folder."""
-    root = os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir("miabench")
-    return Path(root).expanduser() / "downloads"
+    """Where downloads are kept: ``<cache root>/downloads``."""
+    return cache_root() / "downloads"
 
 
 def download(url: str, cache_name: str, *, local_copy: str = "a local copy of the data") -> Path:

@@ -25,9 +25,14 @@ def pick(name: str | None = None) -> torch.device:
         raise UserError(f"--device {name}: not a device torch knows; use auto, cpu or cuda") from None
 
 
+def precision(device: torch.device) -> str:
+    """``bf16`` (mixed precision) on CUDA; ``fp32`` on the CPU, where results are bit-reproducible."""
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
 def autocast(device: torch.device):
-    """bf16 mixed precision on CUDA; full float32 on the CPU, where results are bit-reproducible."""
-    if device.type == "cuda":
+    """The context that trains and queries in the device's precision."""
+    if precision(device) == "bf16":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

@@ -24,14 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from miabench import augment
 from miabench import device as devices
-from miabench.api import Recipe
+from miabench.api import STRATEGIES, Recipe
 from miabench.atomic import save_torch
+from miabench.losses import cross_entropy
 from miabench.seeding import derive
 
 
@@ -189,9 +189,6 @@ class GroupedModels(nn.Module):
         return [{name: self.own(v, g).detach().cpu().clone() for name, v in state.items()} for g in range(self.count)]
 
 
-STRATEGIES = ("stacked", "grouped", "sequential")
-
-
 def make_group(modules: Sequence[nn.Module], strategy: str) -> nn.Module:
     """The models ``modules`` as one group trained by ``strategy`` (a single model is always a SingleModel)."""
     if strategy not in STRATEGIES:
@@ -276,7 +273,7 @@ def train(
     if loss is None:
 
         def loss(logits, idx):
-            return F.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), reduction="none").view(idx.shape).mean(1)
+            return cross_entropy(logits, y[idx]).mean(1)
 
     device = x.device
     member_lists = [np.flatnonzero(members[k]) for k in model_indices]

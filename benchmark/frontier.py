@@ -12,26 +12,46 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from miabench import formats
 from miabench.atomic import write_bytes
+from miabench.formats import missing
 
 FPR = "0.01"
 FLOOR = 1e-4  # TPR 0 drawn at 0.01% on the log axis
 
 
-def point(setting: str, records: list[dict]) -> dict:
+def point(setting: str, records: list) -> dict:
     """A setting's utility and its strongest attack's AUC and TPR at 1% FPR (means over the K targets)."""
-    strongest = max(records, key=lambda record: record["metrics"]["tpr_at_fpr"][FPR]["mean"])
-    utility = strongest["utility"]["test_accuracy"]
-    tpr = strongest["metrics"]["tpr_at_fpr"][FPR]
+    strongest = max(records, key=lambda record: record.metrics.tpr_at_fpr[FPR].mean)
+    utility = strongest.utility.test_accuracy
+    tpr = strongest.metrics.tpr_at_fpr[FPR]
     return {
         "setting": setting,
-        "test_accuracy": utility["mean"],
-        "test_accuracy_std": utility["std"],
-        "attack": strongest["attack"]["name"],
-        "auc": strongest["metrics"]["auc"]["mean"],
-        "tpr_at_1pct_fpr": tpr["mean"],
-        "tpr_ci95": tpr["ci95"],
+        "test_accuracy": utility.mean,
+        "test_accuracy_std": utility.std,
+        "attack": strongest.attack.name,
+        "auc": strongest.metrics.auc.mean,
+        "tpr_at_1pct_fpr": tpr.mean,
+        "tpr_ci95": tpr.ci95,
     }
+
+
+def ranked(rows: list[dict], setting: str = "setting") -> list[list[dict]]:
+    """Each setting's rows, strongest attack first: the highest ``tpr_1`` (TPR at 1% FPR), the first seen on a tie.
+
+    Rows are plain dicts with the setting's label under ``setting``, ``tpr_1``, ``test_accuracy`` and ``attack``;
+    rows marked ``superseded`` or missing the TPR or the accuracy are skipped. Settings come in first-seen order.
+    """
+    by_setting: dict[str, list[dict]] = {}
+    for row in rows:
+        if not (row.get("superseded") or missing(row["tpr_1"]) or missing(row["test_accuracy"])):
+            by_setting.setdefault(row[setting], []).append(row)
+    return [sorted(group, key=lambda row: row["tpr_1"], reverse=True) for group in by_setting.values()]  # stable
+
+
+def strongest(rows: list[dict], setting: str = "setting") -> list[dict]:
+    """The frontier: each setting's strongest row (see :func:`ranked`)."""
+    return [group[0] for group in ranked(rows, setting)]
 
 
 def table(points: list[dict]) -> str:
@@ -41,7 +61,7 @@ def table(points: list[dict]) -> str:
             f"{p['test_accuracy'] * 100:.2f} ± {p['test_accuracy_std'] * 100:.2f}",
             p["attack"],
             f"{p['auc']:.3f}",
-            f"{p['tpr_at_1pct_fpr'] * 100:.2f} [{p['tpr_ci95'][0] * 100:.2f}, {p['tpr_ci95'][1] * 100:.2f}]",
+            formats.ci(p["tpr_at_1pct_fpr"], *p["tpr_ci95"], digits=2, scale=100),
         ]
         for p in points
     ]

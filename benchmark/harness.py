@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from miabench import device as devices
 from miabench import engine
 from miabench.api import Defense, Population, Recipe, Task
 from miabench.atomic import save_npz
@@ -48,9 +49,9 @@ class Setup:
             "name": meta.name, "version": meta.version, "params": dataclasses.asdict(self.task),
             "model_family": self.task.model_family, "data_fingerprint": self.population.fingerprint,
         }  # fmt: skip
-        precision = "bf16" if self.device.type == "cuda" else "fp32"
         recipe = dataclasses.asdict(self.recipe)
         defense = self.defense.training_config()
+        precision = devices.precision(self.device)
         return run_config(task, defense, recipe, self.plan.hash, self.plan.num_models, self.seed, precision)
 
 
@@ -146,7 +147,8 @@ def compute_signals(
     started = time.perf_counter()
     cached = cache.load(key)
     if cached is not None:
-        return cached, {"cache_key": key, "cache_hit": True, "train_seconds": 0.0, "facts": cache.facts(key)}
+        info = {"cache_key": key, "cache_hit": True, "train_seconds": 0.0, "strategy": None}
+        return cached, info | {"facts": cache.facts(key)}
     work = cache.work_dir(key)
     logits, test_logits, facts, weights = [], [], [], []
     for indices in groups(setup.plan.num_models, setup.training_strategy, models_per_group):
@@ -170,6 +172,5 @@ def compute_signals(
     facts = {name: np.concatenate([group[name] for group in facts]).tolist() for name in facts[0]}
     cache.store(key, signals, config, flatten_weights(weights), facts)
     seconds = round(time.perf_counter() - started, 3)
-    info = {"cache_key": key, "cache_hit": False, "train_seconds": seconds, "facts": facts}
-    info["strategy"] = setup.training_strategy
-    return signals, info
+    info = {"cache_key": key, "cache_hit": False, "train_seconds": seconds, "strategy": setup.training_strategy}
+    return signals, info | {"facts": facts}

@@ -1,9 +1,12 @@
 """Registries of tasks, attacks and defenses.
 
-Built-ins register with a decorator when their package is imported; third-party
-packages publish Python entry points in the groups ``miabench.tasks``,
-``miabench.attacks`` and ``miabench.defenses`` (name = component name, value =
-``module:Class``), loaded the first time a registry is read.
+Built-ins register with a decorator when their module is imported; each registry
+imports every module of its built-in package the first time it is read (a module
+dropped into ``attacks/`` registers itself). Third-party packages publish Python
+entry points in the groups ``miabench.tasks``, ``miabench.attacks`` and
+``miabench.defenses`` (name = component name, value = ``module:Class``).
+Modules keep heavy dependencies (opacus, scikit-learn, transformers, ...) inside the
+functions that use them, so reading a registry stays fast.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import pkgutil
 from importlib.metadata import entry_points
 
+from miabench import api
 from miabench.errors import UserError
-from miabench.params import build
+from miabench.params import ParameterError, build
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,10 +28,19 @@ class Entry:
     component_class: type
     preset: dict  # parameter defaults that distinguish a named variant, e.g. lira-offline
 
+    @property
+    def description(self) -> str:
+        """The class's description; a preset variant says what it sets."""
+        text = self.component_class.description
+        if self.preset:
+            text += " (" + ", ".join(f"{key}={value}" for key, value in self.preset.items()) + ")"
+        return text
+
 
 class Registry:
-    def __init__(self, kind: str, builtin_package: str, entry_point_group: str):
+    def __init__(self, kind: str, base: type, builtin_package: str, entry_point_group: str):
         self.kind = kind
+        self.base = base
         self._builtin_package = builtin_package
         self._group = entry_point_group
         self._entries: dict[str, Entry] = {}
@@ -37,16 +51,23 @@ class Registry:
 
         def decorate(component_class):
             self._add(Entry(name, component_class, preset))
+            if "name" not in vars(component_class):  # the first name it registers under
+                component_class.name = name
             return component_class
 
         return decorate
 
     def _add(self, entry: Entry) -> None:
+        cls = entry.component_class
+        if not (isinstance(cls, type) and issubclass(cls, self.base) and dataclasses.is_dataclass(cls)):
+            raise TypeError(
+                f"{self.kind} '{entry.name}' ({cls!r}) must be a dataclass subclassing miabench.api.{self.base.__name__}"
+            )
         existing = self._entries.get(entry.name)
         if existing is not None and existing != entry:
             raise ValueError(
                 f"two {self.kind}s are registered as '{entry.name}' "
-                f"({existing.component_class.__module__} and {entry.component_class.__module__}); rename one"
+                f"({existing.component_class.__module__} and {cls.__module__}); rename one"
             )
         self._entries[entry.name] = entry
 
@@ -54,7 +75,9 @@ class Registry:
         if self._loaded:
             return
         self._loaded = True
-        importlib.import_module(self._builtin_package)
+        package = importlib.import_module(self._builtin_package)
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{self._builtin_package}.{module.name}")
         for point in entry_points(group=self._group):
             component_class = point.load()  # importing may register it through the decorator
             if point.name not in self._entries:
@@ -78,13 +101,16 @@ class Registry:
         return self._entries[name]
 
     def create(self, name: str, params: dict | None = None):
-        """An instance of the component ``name`` with its preset and ``params`` applied."""
+        """An instance of the component ``name`` with its preset and ``params`` (strings or typed) applied."""
         entry = self.entry(name)
-        instance = build(entry.component_class, name, self.kind, {**entry.preset, **(params or {})})
+        try:
+            instance = build(entry.component_class, {**entry.preset, **(params or {})})
+        except ParameterError as error:
+            raise UserError(f"{self.kind} '{name}' {error}") from None
         instance.name = name
         return instance
 
 
-tasks = Registry("task", "miabench.tasks", "miabench.tasks")
-attacks = Registry("attack", "miabench.attacks", "miabench.attacks")
-defenses = Registry("defense", "miabench.defenses", "miabench.defenses")
+tasks = Registry("task", api.Task, "miabench.tasks", "miabench.tasks")
+attacks = Registry("attack", api.Attack, "miabench.attacks", "miabench.attacks")
+defenses = Registry("defense", api.Defense, "miabench.defenses", "miabench.defenses")

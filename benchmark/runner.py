@@ -1,65 +1,234 @@
-"""One benchmark run: task -> plan -> training -> signals -> attacks -> records.
+"""One benchmark run: spec -> components -> plan -> training -> signals -> attacks -> records.
 
-``run`` trains (or loads from the cache) the K models of a task under a defense
-and attacks them; ``score`` attacks a signals file trained elsewhere. Both write
-one record per attack.
+:func:`prepare` turns a :class:`~miabench.spec.RunSpec` into checked components before anything
+loads or trains; :func:`run` trains (or loads from the cache) the K models of the task under the
+defense and attacks each in turn; :func:`score` attacks a signals file (or arrays) trained
+elsewhere. Both return one :class:`~miabench.record.Record` per attack, and write it with its
+per-example scores when the spec names a folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from miabench import api, measure, record, scoring
 from miabench import device as devices
-from miabench import engine, results, scoring
-from miabench.api import PROFILES, class_subgroups
-from miabench.cache import SignalsCache, config_hash
+from miabench.atomic import sha256_file, write_bytes
+from miabench.cache import SignalsCache
 from miabench.data import data_dir as resolve_data_dir
+from miabench.data import fingerprint
 from miabench.errors import UserError
 from miabench.harness import Setup, compute_signals, make_model, unflatten_weights
 from miabench.oracle import Oracle
 from miabench.outliers import outlier_mask
-from miabench.params import route
 from miabench.plan import MembershipPlan
 from miabench.registry import attacks as attack_registry
 from miabench.registry import defenses as defense_registry
 from miabench.registry import tasks as task_registry
 from miabench.signals import Signals
-
-DEFAULT_TASK = "location"
-DEFAULT_ATTACKS = ("loss", "lira", "lira-offline")
-DEFAULT_DEFENSE = "none"
-ALL = "all"  # --attack all: every registered attack the setting supports
+from miabench.spec import ALL, RunSpec
 
 
-def track_params(task_class, profile: str) -> dict:
-    """The task parameters that the track ``profile`` pins (the GPU profile's, when the task has one)."""
-    chosen = task_class.gpu_profile if profile == "gpu" else None
+def track_params(task_class, track: str) -> dict:
+    """The task parameters that the track pins (the GPU profile's, when the task has one)."""
+    chosen = task_class.gpu_profile if track == "gpu" else None
     return dict(chosen.params) if chosen is not None else {}
 
 
-def create_components(task: str | None, attack_names, defense: str | None, params: dict[str, str]):
-    """Instances of the named components, each with the ``--param`` values addressed to it."""
-    classes = {}
-    if task is not None:
-        classes[task] = task_registry.entry(task).component_class
-    if defense is not None:
-        classes[defense] = defense_registry.entry(defense).component_class
-    for name in attack_names:
-        classes[name] = attack_registry.entry(name).component_class
-    routed = route(params, classes)
-    task_instance = task_registry.create(task, routed[task]) if task is not None else None
-    defense_instance = defense_registry.create(defense, routed[defense]) if defense is not None else None
-    attack_instances = [attack_registry.create(name, routed[name]) for name in attack_names]
-    return task_instance, attack_instances, defense_instance
+def resolve_track(name: str, device: str):
+    """The track and the device: ``auto`` is the GPU track where CUDA is visible and the CPU track elsewhere."""
+    if name == "auto":
+        name = "gpu" if torch.cuda.is_available() else "cpu"
+    if name == "gpu":
+        if not torch.cuda.is_available():
+            raise UserError(
+                "--track gpu needs a CUDA GPU and torch sees none here: run it on a GPU machine, "
+                "or use --track cpu (the CPU track)"
+            )
+        if device != "auto" and not device.startswith("cuda"):
+            raise UserError(f"--track gpu trains on the GPU: leave out --device {device}, or use --track cpu")
+    return name, devices.pick(device)
 
 
-def attack_signals(attack, logits, labels, plan: MembershipPlan, seed: int, subgroups: dict, **access) -> dict:
+@dataclass
+class Prepared:
+    """A spec resolved into checked components: everything that can be refused is refused by now."""
+
+    spec: RunSpec
+    track: str
+    device: torch.device
+    task: api.Task
+    reference_task: api.Task  # the task as its track pins it: what the run overrides is recorded
+    defense: api.Defense
+    attacks: list[api.Attack]
+    skipped: list[str]  # with attacks = ["all"]: a line for each attack this setting cannot run
+    models: int
+
+
+def prepare(spec: RunSpec) -> Prepared:
+    """Build and check every component of ``spec``, and the setting each attack needs, before any data loads."""
+    track, device = resolve_track(spec.track, spec.device)
+    task_class = task_registry.entry(spec.task).component_class
+    pinned = track_params(task_class, track)
+    own = spec.of(spec.task)
+    task = task_registry.create(spec.task, {**pinned, **own})
+    reference = task_registry.create(spec.task, {**pinned, **({"family": own["family"]} if "family" in own else {})})
+    defense = defense_registry.create(spec.defense, spec.of(spec.defense))
+    every = spec.attacks == (ALL,)
+    names = attack_registry.names() if every else list(spec.attacks)
+    attacks = [attack_registry.create(name, spec.of(name)) for name in names]
+    models = spec.models if spec.models is not None else task.profile(track).models
+    MembershipPlan.check(models)
+    attacks, skipped = supported(attacks, models, int(task.auxiliary_fraction > 0))
+    if skipped and not every:
+        raise UserError(skipped[0])
+    return Prepared(spec, track, device, task, reference, defense, attacks, skipped, models)
+
+
+def supported(attacks: list, models: int, auxiliary: int) -> tuple[list, list[str]]:
+    """The attacks a setting of ``models`` models can run, and a line for each it cannot."""
+    kept, skipped = [], []
+    for attack in attacks:
+        try:
+            scoring.check(attack, models, models - 2, auxiliary)
+            kept.append(attack)
+        except UserError as error:
+            skipped.append(str(error))
+    return kept, skipped
+
+
+def overrides(prepared: Prepared) -> dict:
+    """What a run changed of its track: task parameters that differ from the track's, and K."""
+    task, reference = prepared.task, prepared.reference_task
+    changed = {key: value for key, value in dataclasses.asdict(task).items() if value != getattr(reference, key)}
+    if prepared.models != task.profile(prepared.track).models:
+        changed["models"] = prepared.models
+    return changed
+
+
+def run(spec: RunSpec) -> list[record.Record]:
+    """Train (or load) the models of the spec's task under its defense and attack each in turn."""
+    prepared = prepare(spec)
+    for line in prepared.skipped:
+        warnings.warn(f"skipped: {line}", stacklevel=2)
+    task, defense = prepared.task, prepared.defense
+    data_root = resolve_data_dir(spec.data_dir)
+    population = task.load(data_root, spec.progress)
+    auxiliary = round(task.auxiliary_fraction * len(population))
+    plan = MembershipPlan.balanced(prepared.models, len(population), spec.seed, auxiliary)
+    recipe = defense.training_recipe(task.recipe(prepared.track))
+    setup = Setup(task, population, plan, defense, recipe, spec.seed, prepared.device, spec.strategy)
+    cache = SignalsCache(spec.cache_dir)
+    signals, trained = compute_signals(setup, cache, spec.models_per_group, spec.progress)
+
+    every_model = np.arange(plan.num_models)
+    defense.fit_serving(signals.logits, signals.labels, plan.members)  # once, before anything is served
+    observed = defense.observe(signals.logits, signals.labels, plan.members, every_model)
+    served_test = defense.observe(signals.test_logits[:, :, None], signals.test_labels, None, every_model)[:, :, 0]
+
+    meta = task.metadata
+    shared = {
+        "task": {
+            "name": spec.task, "version": meta.version, "params": dataclasses.asdict(task),
+            "model_family": task.model_family, "data_fingerprint": population.fingerprint,
+            # Which copy the data came from; the fingerprint tells copies apart exactly.
+            "data_source": population.source or ("local copy" if data_root is not None else meta.source),
+            "highlighted": list(meta.highlighted),
+        },
+        "track": {"name": prepared.track, "overrides": overrides(prepared)},
+        "defense": {"name": spec.defense, "params": dataclasses.asdict(defense),
+                    "facts": measure.facts(trained.pop("facts"))},
+        "recipe": dataclasses.asdict(setup.recipe),
+        "precision": devices.precision(prepared.device),
+        "utility": measure.utility(served_test, signals.test_labels, meta.names, meta.flagged_class),
+        "citation": {"task": list(meta.citation), "defense": list(defense.citation)},
+        "environment": record.environment(devices.hardware(prepared.device)),
+        "config": setup.config(),
+        "train_timings": trained,
+    } | sizes(signals, plan, spec.seed)  # fmt: skip
+    groups = api.subgroups(signals.labels, meta, population.subgroups)
+    groups["outliers"] = outlier_mask(population.x, signals.labels)
+    records = []
+    for attack in prepared.attacks:
+        oracle = oracles(setup, cache, trained["cache_key"], attack)
+        outcome = attack_outcome(attack, observed, signals.labels, plan, spec.seed, groups,
+                                 inputs=population.x, oracle=oracle)  # fmt: skip
+        own = {name: values for name, values in spec.params.items() if name in (spec.task, spec.defense, attack.name)}
+        command = spec.replace(
+            attacks=(attack.name,), params=own, models=prepared.models, track=prepared.track
+        ).command()
+        folder = None if spec.out is None else spec.out / attack.name
+        records.append(finish(shared | {"command": command}, attack, outcome, folder, population.ids))
+    return records
+
+
+def score(signals, attacks, params: dict | None = None, seed: int = 0, out: Path | None = None):
+    """Attack every model of a signals file (a path, a :class:`Signals`, or a dict of its arrays) in turn.
+
+    ``params`` gives each attack's parameters by name (``{"lira": {"fixed_variance": True}}``).
+    With ``out``, each attack's record and scores go to ``out/<attack>/`` (``out`` itself for one attack).
+    """
+    attacks = [attacks] if isinstance(attacks, str) else list(attacks)
+    attack_objs = [attack_registry.create(name, (params or {}).get(name, {})) for name in attacks]
+    if isinstance(signals, (str, Path)):
+        source, signals = str(signals), Signals.load(signals)
+        data_fingerprint = sha256_file(source)
+    else:
+        source = "signals arrays"
+        signals = signals if isinstance(signals, Signals) else Signals(**signals)
+        signals = signals.validate(source)
+        data_fingerprint = fingerprint(signals.logits, signals.labels, signals.members)
+    plan = MembershipPlan(signals.members)
+    if plan.leaks:
+        warnings.warn(
+            f"{source}: the references' memberships reveal each target's (every example is in the same "
+            f"number of models); pair the models (2j, 2j+1 splitting the examples) for a leak-free evaluation",
+            stacklevel=2,
+        )
+    shared = {
+        "task": {"name": None, "version": None, "params": {}, "model_family": None,
+                 "data_fingerprint": data_fingerprint, "data_source": "signals file", "highlighted": []},
+        "track": {"name": None, "overrides": {}},
+        "defense": None,
+        "recipe": None,
+        "precision": None,
+        "utility": measure.utility(signals.test_logits, signals.test_labels),
+        "citation": {"task": [], "defense": []},
+        "environment": record.environment({"device": "n/a (signals file)"}),
+        "config": {"signals": data_fingerprint},
+        "train_timings": {"cache_key": None, "cache_hit": None, "train_seconds": None, "strategy": None},
+        "command": None,
+    } | sizes(signals, plan, seed)  # fmt: skip
+    groups = api.subgroups(signals.labels, classes=signals.shape[3])
+    records = []
+    for attack in attack_objs:
+        outcome = attack_outcome(attack, signals.logits, signals.labels, plan, seed, groups)
+        folder = None if out is None else Path(out) / (attack.name if len(attack_objs) > 1 else "")
+        records.append(finish(shared, attack, outcome, folder, np.arange(signals.shape[1])))
+    return records
+
+
+def sizes(signals: Signals, plan: MembershipPlan, seed: int) -> dict:
+    """The record fields that describe the cube and the plan."""
+    k, n, a, c = signals.shape
+    return {
+        "seed": seed,
+        "models": k, "examples": n, "views": a, "classes": c,
+        "auxiliary": int((~plan.challenge).sum()),
+        "plan_hash": plan.hash, "plan_paired": plan.paired, "plan_leaks": plan.leaks,
+    }  # fmt: skip
+
+
+def attack_outcome(attack, logits, labels, plan: MembershipPlan, seed: int, groups: dict, **access) -> dict:
     """Scores, metrics and timing of one attack on every target of a cube.
 
     ``access`` may give the candidates' ``inputs`` and an ``oracle`` for attacks that query.
@@ -67,22 +236,31 @@ def attack_signals(attack, logits, labels, plan: MembershipPlan, seed: int, subg
     started = time.perf_counter()
     scored = scoring.leave_one_out(attack, logits, labels, plan, **access)
     seconds = time.perf_counter() - started
-    outcome = results.attack_metrics(scored.scores, scored.chosen, plan.members, subgroups, seed)
-    return {**outcome, "scored": scored, "attack_seconds": round(seconds, 3)}
+    outcome = measure.attack_metrics(scored.scores, scored.chosen, plan.members, groups, seed)
+    outcome |= {"scored": scored, "queries": scored.queries, "attack_seconds": round(seconds, 3)}
+    return outcome | {"members": plan.members, "labels": labels}
 
 
-def attack_record(attack, outcome: dict) -> dict:
-    threat = attack.threat_model()
-    record = {
-        "attack": {
-            **results.component(attack),
-            "threat_model": dataclasses.asdict(threat),
-            "queries": outcome["scored"].queries,
-        },
-        "citation": {"attack": attack.citation},
-    }
-    metric_keys = ("metrics", "metrics_by_subgroup", "base_metrics", "amplification", "per_target")
-    return record | {key: outcome[key] for key in metric_keys if key in outcome}
+def finish(shared: dict, attack, outcome: dict, out: Path | None, ids: np.ndarray) -> record.Record:
+    """The attack's record; with ``out``, written as ``out/result.json`` beside ``out/scores.npz``.
+
+    The scores file holds each example's score per target (``scores`` [K, N]) with
+    ``members`` [K, N], ``labels`` and stable ``ids`` [N], and ``chosen`` [K, N] when the
+    attack judged a subset: enough to recompute every metric and rank examples.
+    """
+    scored = outcome["scored"]
+    arrays = {"scores": scored.scores.astype(np.float64), "members": outcome["members"].astype(bool)}
+    arrays |= {"labels": outcome["labels"], "ids": ids}
+    if scored.chosen is not None:
+        arrays["chosen"] = scored.chosen
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    data = buffer.getvalue()
+    built = record.build(shared, attack, outcome, hashlib.sha256(data).hexdigest(), "scores.npz" if out else None)
+    if out is not None:
+        write_bytes(Path(out) / "scores.npz", data)
+        record.write(Path(out) / "result.json", built)
+    return built
 
 
 def oracles(setup: Setup, cache: SignalsCache, key: str, attack):
@@ -103,190 +281,3 @@ def oracles(setup: Setup, cache: SignalsCache, key: str, attack):
         return Oracle(model, budget, setup.device, serve)
 
     return open_oracle
-
-
-def supported(attack_objs: list, num_models: int, references: int, auxiliary: int) -> tuple[list, list[str]]:
-    """The attacks this setting can run, and a line for each it cannot."""
-    kept, skipped = [], []
-    for attack in attack_objs:
-        try:
-            scoring.check(attack, num_models, references, auxiliary)
-            kept.append(attack)
-        except UserError as error:
-            skipped.append(str(error))
-    return kept, skipped
-
-
-def resolve_profile(name: str | None, device: str | None):
-    """The track and the device: ``auto`` is the GPU track where CUDA is visible and the CPU track elsewhere."""
-    if name in (None, "auto"):
-        name = "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in PROFILES:
-        raise UserError(f"--profile {name}: no such track; use cpu, gpu or auto")
-    if name == "gpu":
-        if not torch.cuda.is_available():
-            raise UserError(
-                "--profile gpu needs a CUDA GPU and torch sees none here: run it on a GPU machine, "
-                "or use --profile cpu (the CPU track)"
-            )
-        if device not in (None, "auto") and not device.startswith("cuda"):
-            raise UserError(f"--profile gpu trains on the GPU: leave out --device {device}, or use --profile cpu")
-    return name, devices.pick(device)
-
-
-def overrides(task_obj, reference, num_models: int, profile) -> dict:
-    """What a run changed of its track: task parameters that differ from the track's, and K."""
-    changed = {name: value for name, value in dataclasses.asdict(task_obj).items() if value != getattr(reference, name)}
-    if num_models != profile.models:
-        changed["models"] = num_models
-    return changed
-
-
-def run(
-    task: str = DEFAULT_TASK,
-    attacks=DEFAULT_ATTACKS,
-    defense: str = DEFAULT_DEFENSE,
-    family: str | None = None,
-    models: int | None = None,
-    seed: int = 0,
-    params: dict[str, str] | None = None,
-    out: Path | None = None,
-    data_dir: str | None = None,
-    device: str | None = None,
-    models_per_group: int | None = None,
-    cache_dir: Path | None = None,
-    progress: bool = True,
-    profile: str | None = None,
-    strategy: str | None = None,
-) -> list[dict]:
-    """Train (or load) the models of ``task`` under ``defense`` and attack each in turn.
-
-    ``profile`` is the track (cpu, gpu; None or auto: gpu where CUDA is visible); its
-    recipe, K and task parameters apply unless ``models`` or ``params`` override them,
-    and the record says what was overridden. ``strategy`` forces how groups of models
-    train (engine.STRATEGIES), e.g. for benchmarks; it does not change the models.
-    """
-    profile, torch_device = resolve_profile(profile, device)
-    task_class = task_registry.entry(task).component_class
-    track = {f"{task}.{k}": str(v) for k, v in track_params(task_class, profile).items()}
-    params = track | dict(params or {})  # the run's own values win over the track's
-    if family is not None:
-        if "family" not in task_class.__dataclass_fields__:
-            meta = task_class.metadata
-            raise UserError(f"--family: task '{task}' has one model family ({meta.model_family}); leave --family out")
-        params[f"{task}.family"] = family
-        track[f"{task}.family"] = family  # the family is part of the track
-    if strategy is not None and strategy not in engine.STRATEGIES:
-        raise UserError(f"--strategy {strategy}: unknown; use one of {', '.join(engine.STRATEGIES)}")
-    every = list(attacks) == [ALL]
-    names = attack_registry.names() if every else list(attacks)
-    task_obj, attack_objs, defense_obj = create_components(task, names, defense, params)
-    reference_task = task_registry.create(task, {key.split(".", 1)[1]: value for key, value in track.items()})
-    track_profile = task_obj.profile(profile)
-    num_models = models if models is not None else track_profile.models
-    MembershipPlan.check(num_models)
-    if models_per_group is not None and models_per_group < 1:
-        raise UserError(
-            f"--models-per-group {models_per_group}: give at least 1, or leave it out to train all K together"
-        )
-    if not 0 <= task_obj.auxiliary_fraction < 1:
-        raise UserError(f"auxiliary_fraction={task_obj.auxiliary_fraction}: give a share in [0, 1), e.g. 0.1")
-    # Refuse (or, for --attack all, skip) what this setting cannot run, before training anything.
-    attack_objs, skipped = supported(attack_objs, num_models, num_models - 2, int(task_obj.auxiliary_fraction > 0))
-    if skipped and not every:
-        raise UserError(skipped[0])
-    for line in skipped:
-        warnings.warn(f"skipped: {line}", stacklevel=2)
-
-    data_root = resolve_data_dir(data_dir)
-    population = task_obj.load(data_root, progress)
-    auxiliary = round(task_obj.auxiliary_fraction * len(population))
-    plan = MembershipPlan.balanced(num_models, len(population), seed, auxiliary)
-    recipe = defense_obj.training_recipe(task_obj.recipe(profile))
-    setup = Setup(task_obj, population, plan, defense_obj, recipe, seed, torch_device, strategy)
-    cache = SignalsCache(cache_dir)
-    signals, train_info = compute_signals(setup, cache, models_per_group, progress)
-    facts = train_info.pop("facts")
-    every_model = np.arange(plan.num_models)
-    observed = defense_obj.observe(signals.logits, signals.labels, plan.members, every_model)
-    served_test = defense_obj.observe(signals.test_logits[:, :, None], signals.test_labels, None, every_model)[:, :, 0]
-
-    config = setup.config()
-    meta = task_obj.metadata
-    base = {
-        **results.header(),
-        "task": {
-            **results.component(task_obj),
-            "version": meta.version,
-            "model_family": task_obj.model_family,
-            "data_fingerprint": population.fingerprint,
-            # Which copy the data came from; the fingerprint tells copies apart exactly.
-            "data_source": population.source or ("local copy" if data_root is not None else meta.source),
-        },
-        "profile": {"name": profile, "overrides": overrides(task_obj, reference_task, num_models, track_profile)},
-        "defense": {**results.component(defense_obj), "facts": results.facts(facts)},
-        "recipe": dataclasses.asdict(setup.recipe),
-        "seed": seed,
-        "models": plan.num_models,
-        "examples": plan.num_examples,
-        "views": signals.shape[2],
-        "classes": signals.shape[3],
-        "plan_hash": plan.hash,
-        "plan_paired": plan.paired,
-        "auxiliary": int((~plan.challenge).sum()),
-        "precision": config["precision"],
-        "environment": results.environment(devices.hardware(torch_device)),
-        "utility": results.utility(served_test, signals.test_labels, meta.class_names, meta.flagged_class),
-    }
-    out = Path(out) if out is not None else Path("miabench-results") / f"{task}-{defense}-K{num_models}-seed{seed}"
-    records = []
-    subgroups = {**task_obj.subgroups(signals.labels), "outliers": outlier_mask(population.x, signals.labels)}
-    for attack in attack_objs:
-        oracle = oracles(setup, cache, train_info["cache_key"], attack)
-        outcome = attack_signals(
-            attack, observed, signals.labels, plan, seed, subgroups, inputs=population.x, oracle=oracle
-        )
-        record = {**base, **attack_record(attack, outcome)}
-        record["citation"] = {"task": meta.citation, "defense": defense_obj.citation, **record["citation"]}
-        record["config_hash"] = config_hash({**config, "attack": results.component(attack)})
-        record["timings"] = {**train_info, "attack_seconds": outcome["attack_seconds"]}
-        results.write(out / attack.name, record, outcome["scored"], plan.members, signals.labels, population.ids)
-        records.append(record)
-    return records
-
-
-def score(signals_path: Path, attack: str, params: dict[str, str] | None = None, out: Path = Path("."), seed: int = 0):
-    """Attack every model of a signals file in turn and write ``out/result.json``."""
-    _, (attack_obj,), _ = create_components(None, [attack], None, params or {})
-    signals = Signals.load(signals_path)
-    plan = MembershipPlan(signals.members)
-    if plan.leaks:
-        warnings.warn(
-            f"{signals_path}: the references' memberships reveal each target's (every example is in the same "
-            f"number of models); pair the models (2j, 2j+1 splitting the examples) for a leak-free evaluation",
-            stacklevel=2,
-        )
-    subgroups = class_subgroups(signals.labels, signals.shape[3])
-    outcome = attack_signals(attack_obj, signals.logits, signals.labels, plan, seed, subgroups)
-    k, n, a, c = signals.shape
-    fingerprint = results.sha256_file(signals_path)
-    record = {
-        **results.header(),
-        "task": {"name": None, "source": "signals file", "data_fingerprint": fingerprint},
-        "defense": None,
-        "seed": seed,
-        "models": k,
-        "examples": n,
-        "views": a,
-        "classes": c,
-        "plan_hash": plan.hash,
-        "plan_paired": plan.paired,
-        "plan_leaks": plan.leaks,
-        "environment": results.environment({"device": "n/a (signals file)"}),
-        "utility": results.utility(signals.test_logits, signals.test_labels),
-        **attack_record(attack_obj, outcome),
-        "config_hash": config_hash({"signals": fingerprint, "attack": results.component(attack_obj)}),
-        "timings": {"attack_seconds": outcome["attack_seconds"]},
-    }
-    results.write(Path(out), record, outcome["scored"], plan.members, signals.labels, np.arange(n))
-    return record

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_softmax
 
-from miabench.api import Attack, AttackView, Selection
+from miabench.api import ACCESS_LEVELS, Attack, AttackView, Selection
 from miabench.errors import UserError
 from miabench.plan import MembershipPlan
-
-ACCESS_LEVELS = ("label", "scores", "logits")
 
 
 @dataclass

@@ -1,7 +1,1 @@
-"""Built-in defenses, one module each; importing this package registers every module in it."""
-
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+"""Built-in defenses, one module each: the defense registry imports every module here."""

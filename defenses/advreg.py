@@ -27,6 +27,8 @@ from torch import nn
 from miabench import engine
 from miabench.api import Defense
 from miabench.errors import UserError
+from miabench.losses import cross_entropy
+from miabench.params import param
 from miabench.registry import defenses
 from miabench.seeding import derive
 
@@ -49,25 +51,12 @@ class InferenceModel(nn.Module):
 @defenses.register("advreg")
 @dataclass
 class AdvReg(Defense):
-    weight: float = 1.0  # the paper's lambda: how much the attack's gain weighs against the loss
-    attack_steps: int = 1  # the paper's k: steps of h before each step of the classifier
-    attack_lr: float = 1e-3
+    weight: float = param(1.0, "the paper's lambda: how much the attack's gain weighs", within="[0, inf)")
+    attack_steps: int = param(1, "the paper's k: inference-model steps per classifier step", within="[1, inf)")
+    attack_lr: float = param(1e-3, "the inference model's Adam learning rate", within="(0, inf)")
 
-    citation = """@inproceedings{nasr2018machine,
-  title={Machine Learning with Membership Privacy using Adversarial Regularization},
-  author={Nasr, Milad and Shokri, Reza and Houmansadr, Amir},
-  booktitle={ACM SIGSAC Conference on Computer and Communications Security (CCS)},
-  pages={634--646},
-  year={2018}
-}"""
-
-    def __post_init__(self):
-        if not self.weight >= 0:
-            raise UserError(f"defense 'advreg': weight = {self.weight} must be >= 0; give e.g. weight=1")
-        if self.attack_steps < 1:
-            raise UserError(f"defense 'advreg': attack_steps = {self.attack_steps} must be >= 1; give e.g. 1")
-        if not self.attack_lr > 0:
-            raise UserError(f"defense 'advreg': attack_lr = {self.attack_lr} must be > 0; give e.g. 0.001")
+    description = "min-max training against an inference model that tells members from reference non-members"
+    citation = ("nasr2018machine",)
 
     def fit(self, job) -> dict[str, np.ndarray]:
         reference = np.flatnonzero(job.auxiliary)
@@ -110,7 +99,7 @@ class AdvReg(Defense):
 
         def loss(logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
             train_attack()
-            ce = F.cross_entropy(logits.flatten(0, 1), job.y[idx].flatten(), reduction="none").view(idx.shape).mean(1)
+            ce = cross_entropy(logits, job.y[idx]).mean(1)
             gain = F.logsigmoid(h(served(idx, logits))).mean(1)  # mean log h(member) on the training batch
             return ce + self.weight * gain
 

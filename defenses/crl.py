@@ -53,7 +53,8 @@ import torch.nn.functional as F
 
 from miabench.api import Defense
 from miabench.defenses.relaxloss import EpochClock, flattened_targets, relaxed, soft_cross_entropy
-from miabench.errors import UserError
+from miabench.losses import cross_entropy
+from miabench.params import param
 from miabench.registry import defenses
 
 
@@ -84,28 +85,14 @@ class Centres:
 @defenses.register("crl")
 @dataclass
 class CRL(Defense):
-    alpha: float = 1.0  # the target cross-entropy of the normalised logits
-    temperature: float = 0.05  # t in z / (1 + t |z|): normalised logits have norm below 1/t
-    center_weight: float = 0.01  # lambda: the weight of the relaxed centre term
-    center_alpha: float = 1.0  # the target mean of |n(z) - c_y|^2 / 2
-    center_momentum: float = 0.1  # how far a batch moves the running class centres
+    alpha: float = param(1.0, "the target cross-entropy of the normalised logits", within="(0, inf)")
+    temperature: float = param(0.05, "t in z / (1 + t |z|): normalised logits have norm below 1/t", within="(0, inf)")
+    center_weight: float = param(0.01, "lambda: the weight of the relaxed centre term", within="(0, inf)")
+    center_alpha: float = param(1.0, "the target mean of |n(z) - c_y|^2 / 2", within="(0, inf)")
+    center_momentum: float = param(0.1, "how far a batch moves the running class centres", within="(0, 1]")
 
-    citation = """@inproceedings{fang2024crl,
-  title={Center-Based Relaxed Learning Against Membership Inference Attacks},
-  author={Fang, Xingli and Kim, Jung-Eun},
-  booktitle={Conference on Uncertainty in Artificial Intelligence (UAI)},
-  series={Proceedings of Machine Learning Research},
-  volume={244},
-  pages={1294--1306},
-  year={2024}
-}"""
-
-    def __post_init__(self):
-        for name in ("alpha", "temperature", "center_weight", "center_alpha"):
-            if not getattr(self, name) > 0:
-                raise UserError(f"defense 'crl': {name} = {getattr(self, name)} must be > 0")
-        if not 0 < self.center_momentum <= 1:
-            raise UserError(f"defense 'crl': center_momentum = {self.center_momentum} must be in (0, 1]; give e.g. 0.1")
+    description = "RelaxLoss on logit-normalised outputs plus a relaxed pull towards running class centres"
+    citation = ("fang2024crl",)
 
     def normalise(self, logits: torch.Tensor) -> torch.Tensor:
         return logits / (1 + self.temperature * logits.norm(dim=-1, keepdim=True))
@@ -113,7 +100,7 @@ class CRL(Defense):
     def crl(self, logits: torch.Tensor, labels: torch.Tensor, centres: Centres, even: bool) -> torch.Tensor:
         """Each model's CRL objective on its batch: logits ``[G, B, C]``, labels ``[G, B]`` -> ``[G]``."""
         normed = self.normalise(logits)
-        ce = F.cross_entropy(normed.flatten(0, 1), labels.flatten(), reduction="none").view(labels.shape).mean(1)
+        ce = cross_entropy(normed, labels).mean(1)
         soft = flattened_targets(logits, labels)  # p_y from the raw logits, as served
         relaxed_ce = relaxed(ce, self.alpha, even, lambda: soft_cross_entropy(normed, soft).mean(1))
 

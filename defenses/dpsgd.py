@@ -24,14 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from opacus import PrivacyEngine
-from opacus.validators import ModuleValidator
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from miabench import engine
 from miabench.api import Defense
 from miabench.errors import UserError
+from miabench.params import param
 from miabench.registry import defenses
 from miabench.seeding import derive
 
@@ -43,34 +42,17 @@ QUIET = ("Secure RNG turned off", "Optimal order is the", "Full backward hook is
 @defenses.register("dpsgd")
 @dataclass
 class DPSGD(Defense):
-    epsilon: float = 8.0
-    delta: float | None = None  # None: 1 / (10 n) for a model with n members
-    max_grad_norm: float = 1.0
+    epsilon: float = param(8.0, "each model's privacy budget: the epsilon its noise is set for", within="(0, inf)")
+    delta: float | None = param(None, "the privacy parameter delta (none: 1 / (10 n) for n members)", within="(0, 1)")
+    max_grad_norm: float = param(1.0, "the clipping norm of each per-example gradient", within="(0, inf)")
 
     stacks = False  # Opacus computes per-example gradients of one plain module
-    citation = """@inproceedings{abadi2016deep,
-  title={Deep Learning with Differential Privacy},
-  author={Abadi, Martin and Chu, Andy and Goodfellow, Ian and McMahan, H. Brendan and Mironov, Ilya and Talwar, Kunal and Zhang, Li},
-  booktitle={ACM SIGSAC Conference on Computer and Communications Security (CCS)},
-  pages={308--318},
-  year={2016}
-}
-@article{yousefpour2021opacus,
-  title={Opacus: User-Friendly Differential Privacy Library in {PyTorch}},
-  author={Yousefpour, Ashkan and Shilov, Igor and Sablayrolles, Alexandre and Testuggine, Davide and Prasad, Karthik and Malek, Mani and Nguyen, John and Ghosh, Sayan and Bharadwaj, Akash and Zhao, Jessica and Cormode, Graham and Mironov, Ilya},
-  journal={arXiv preprint arXiv:2109.12298},
-  year={2021}
-}"""
-
-    def __post_init__(self):
-        if not self.epsilon > 0:
-            raise UserError(f"defense 'dpsgd': epsilon = {self.epsilon} must be > 0; give e.g. epsilon=8")
-        if self.delta is not None and not 0 < self.delta < 1:
-            raise UserError(f"defense 'dpsgd': delta = {self.delta} must be in (0, 1); leave it out for 1/(10 n)")
-        if not self.max_grad_norm > 0:
-            raise UserError(f"defense 'dpsgd': max_grad_norm = {self.max_grad_norm} must be > 0; give e.g. 1.0")
+    description = "differentially private SGD through Opacus: clipped per-example gradients plus Gaussian noise"
+    citation = ("abadi2016deep", "yousefpour2021opacus")
 
     def wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        from opacus.validators import ModuleValidator  # heavy: imported only by a run that uses DP-SGD
+
         # Layers DP-SGD cannot train (BatchNorm mixes examples) become their DP equivalents,
         # in every model built for this defense, so the served model is the trained one.
         return model if ModuleValidator.is_valid(model) else ModuleValidator.fix(model)
@@ -82,6 +64,8 @@ class DPSGD(Defense):
             return self._fit(job)
 
     def _fit(self, job) -> dict[str, np.ndarray]:
+        from opacus import PrivacyEngine
+
         (k,) = job.indices
         members = np.flatnonzero(job.members[k])
         n = len(members)

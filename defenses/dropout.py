@@ -18,6 +18,7 @@ from torch import nn
 
 from miabench.api import Defense
 from miabench.errors import UserError
+from miabench.params import param
 from miabench.registry import defenses
 
 # Every element-wise activation torch.nn defines; the softmax family normalises outputs
@@ -47,21 +48,10 @@ def add_dropout(module: nn.Module, p: float) -> int:
 @defenses.register("dropout")
 @dataclass
 class Dropout(Defense):
-    p: float = 0.5  # the probability of zeroing each hidden unit while training
+    p: float = param(0.5, "the probability of zeroing each hidden unit while training", within="(0, 1)")
 
-    citation = """@article{srivastava2014dropout,
-  title={Dropout: A Simple Way to Prevent Neural Networks from Overfitting},
-  author={Srivastava, Nitish and Hinton, Geoffrey and Krizhevsky, Alex and Sutskever, Ilya and Salakhutdinov, Ruslan},
-  journal={Journal of Machine Learning Research},
-  volume={15},
-  number={56},
-  pages={1929--1958},
-  year={2014}
-}"""
-
-    def __post_init__(self):
-        if not 0 < self.p < 1:
-            raise UserError(f"defense 'dropout': p = {self.p} must be in (0, 1); give e.g. p=0.5")
+    description = "a dropout layer after every activation, active only while training"
+    citation = ("srivastava2014dropout",)
 
     def wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
         if add_dropout(model, self.p) == 0:

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from miabench import device as devices
 from miabench.api import Defense
 from miabench.errors import UserError
+from miabench.losses import cross_entropy
+from miabench.params import param
 from miabench.registry import defenses
 from miabench.seeding import derive
 
@@ -81,8 +82,7 @@ def validation_loss(models, x, y, lists: list[np.ndarray], chunk: int = 1024) ->
         part = idx[:, start : start + chunk]
         with devices.autocast(x.device):
             logits = models(x[part]).float()
-        ce = F.cross_entropy(logits.flatten(0, 1), y[part].flatten(), reduction="none").view(part.shape)
-        total += (ce * weight[:, start : start + chunk]).sum(1)
+        total += (cross_entropy(logits, y[part]) * weight[:, start : start + chunk]).sum(1)
     models.train()
     return (total / weight.sum(1)).cpu()
 
@@ -90,31 +90,11 @@ def validation_loss(models, x, y, lists: list[np.ndarray], chunk: int = 1024) ->
 @defenses.register("early-stopping")
 @dataclass
 class EarlyStopping(Defense):
-    patience: int = 3  # epochs without a lower validation loss before a model is done
-    validation: float = 0.1  # share of each model's own members held out to validate on
+    patience: int = param(3, "epochs without a lower validation loss before a model is done", within="[1, inf)")
+    validation: float = param(0.1, "share of each model's own members held out to validate on", within="(0, 1)")
 
-    citation = """@inproceedings{caruana2001overfitting,
-  title={Overfitting in Neural Nets: Backpropagation, Conjugate Gradient, and Early Stopping},
-  author={Caruana, Rich and Lawrence, Steve and Giles, C. Lee},
-  booktitle={Advances in Neural Information Processing Systems (NeurIPS)},
-  pages={402--408},
-  year={2001}
-}
-@inproceedings{song2021systematic,
-  title={Systematic Evaluation of Privacy Risks of Machine Learning Models},
-  author={Song, Liwei and Mittal, Prateek},
-  booktitle={USENIX Security Symposium},
-  pages={2615--2632},
-  year={2021}
-}"""
-
-    def __post_init__(self):
-        if self.patience < 1:
-            raise UserError(f"defense 'early-stopping': patience = {self.patience} must be >= 1 epoch; give e.g. 3")
-        if not 0 < self.validation < 1:
-            raise UserError(
-                f"defense 'early-stopping': validation = {self.validation} must be in (0, 1); give e.g. 0.1"
-            )
+    description = "keep each model at the epoch of its lowest loss on held-out members"
+    citation = ("caruana2001overfitting", "song2021systematic")
 
     def fit(self, job) -> dict[str, np.ndarray]:
         train, validation = split(job.members, self.validation, job.seed)

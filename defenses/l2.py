@@ -4,21 +4,17 @@ import dataclasses
 from dataclasses import dataclass
 
 from miabench.api import Defense, Recipe
-from miabench.defenses.citations import SHOKRI_2017
-from miabench.errors import UserError
+from miabench.params import param
 from miabench.registry import defenses
 
 
 @defenses.register("l2")
 @dataclass
 class L2(Defense):
-    weight_decay: float = 5e-3
+    weight_decay: float = param(5e-3, "the optimizer's weight decay", within="[0, inf)")
 
-    citation = SHOKRI_2017
-
-    def __post_init__(self):
-        if self.weight_decay < 0:
-            raise UserError(f"defense 'l2': weight_decay = {self.weight_decay} must be >= 0")
+    description = "weight decay in the optimizer, which penalises large weights"
+    citation = ("shokri2017membership",)
 
     def training_recipe(self, recipe: Recipe) -> Recipe:
         return dataclasses.replace(recipe, weight_decay=self.weight_decay)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from miabench.api import Defense
-from miabench.attacks.label_only import LabelOnly as LabelOnlyAttack
 from miabench.registry import defenses
 
 GAP = 100.0  # logit margin of the predicted class over every other
@@ -23,7 +22,8 @@ GAP = 100.0  # logit margin of the predicted class over every other
 @dataclass
 class LabelOnly(Defense):
     serving_only = True
-    citation = LabelOnlyAttack.citation  # the paper that measured what labels alone leak
+    description = "serve only the predicted class"
+    citation = ("choquette2021label",)  # the paper that measured what labels alone leak
 
     def observe(self, logits, labels, members, models):
         predicted = logits.argmax(axis=-1)[..., None] == np.arange(logits.shape[-1])

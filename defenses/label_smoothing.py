@@ -14,38 +14,20 @@ LiRA's AUC rose (0.78 against 0.74): a capped confidence is not a private one.
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from miabench.api import Defense
-from miabench.errors import UserError
+from miabench.losses import cross_entropy
+from miabench.params import param
 from miabench.registry import defenses
 
 
 @defenses.register("label-smoothing")
 @dataclass
 class LabelSmoothing(Defense):
-    epsilon: float = 0.1  # the probability mass spread uniformly over the classes
+    epsilon: float = param(0.1, "the probability mass spread uniformly over the classes", within="(0, 1)")
 
-    citation = """@inproceedings{szegedy2016rethinking,
-  title={Rethinking the Inception Architecture for Computer Vision},
-  author={Szegedy, Christian and Vanhoucke, Vincent and Ioffe, Sergey and Shlens, Jon and Wojna, Zbigniew},
-  booktitle={IEEE Conference on Computer Vision and Pattern Recognition (CVPR)},
-  pages={2818--2826},
-  year={2016}
-}
-@article{kaya2020effectiveness,
-  title={On the Effectiveness of Regularization Against Membership Inference Attacks},
-  author={Kaya, Yigitcan and Hong, Sanghyun and Dumitras, Tudor},
-  journal={arXiv preprint arXiv:2006.05336},
-  year={2020}
-}"""
-
-    def __post_init__(self):
-        if not 0 < self.epsilon < 1:
-            raise UserError(f"defense 'label-smoothing': epsilon = {self.epsilon} must be in (0, 1); give e.g. 0.1")
+    description = "train on targets that spread epsilon of the label's mass over all classes"
+    citation = ("szegedy2016rethinking", "kaya2020effectiveness")
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        per_example = F.cross_entropy(
-            logits.flatten(0, 1), labels.flatten(), label_smoothing=self.epsilon, reduction="none"
-        )
-        return per_example.view(labels.shape).mean(dim=1)
+        return cross_entropy(logits, labels, label_smoothing=self.epsilon).mean(dim=1)

@@ -35,9 +35,10 @@ Deviations from the paper, and why:
   the point where h is 0.5 meets the same target on every query (a coin flip per
   query could be averaged away by repeating it), and the budget holds for every vector.
 
-Classifiers are fitted on the population's cube (members given: the whole plan's
-rows, so that the examples in none of them are the auxiliary ones) and reused for
-test examples and the attacker's queries (members None). Attacks in this benchmark
+The classifiers are fitted once, by ``fit_serving``, on the population's cube and the
+whole plan (so that the examples in none of its models are the auxiliary ones), before
+anything is served; ``observe`` then serves the population, test examples and the
+attacker's queries alike. Attacks in this benchmark
 train on the defended outputs of reference models, i.e. they adapt to the defense,
 which the paper's evaluation does not; expect a smaller effect than it reports.
 """
@@ -52,8 +53,8 @@ import torch.nn.functional as F
 from scipy.special import log_softmax
 
 from miabench.api import Defense
-from miabench.defenses.citations import JIA_2019
 from miabench.errors import UserError
+from miabench.params import param
 from miabench.registry import defenses
 from miabench.seeding import derive
 
@@ -85,9 +86,14 @@ class Classifiers:
     def rows(self, index) -> Classifiers:
         return Classifiers(*(value[index] for value in (self.mean, self.std, self.w, self.b)))
 
-    @staticmethod
-    def stack(parts: list[Classifiers]) -> Classifiers:
-        return Classifiers(*(torch.cat(values) for values in zip(*((p.mean, p.std, p.w, p.b) for p in parts))))
+
+def ranked_log_probs(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The log-probabilities of logits ``[K', ..., C]`` as ``[K', M, C]``, each vector in descending
+    order (the predicted class first), and that order."""
+    classes = logits.shape[-1]
+    log_probs = log_softmax(logits.astype(np.float64), axis=-1).reshape(len(logits), -1, classes)
+    order = np.argsort(-log_probs, axis=-1, kind="stable")
+    return np.take_along_axis(log_probs, order, axis=-1), order
 
 
 def fit_classifiers(ranked: np.ndarray, members: np.ndarray, models: np.ndarray) -> Classifiers:
@@ -185,31 +191,34 @@ def phase_two(h: Classifiers, ranked: np.ndarray, noisy: np.ndarray, model: torc
 @defenses.register("memguard")
 @dataclass
 class MemGuard(Defense):
-    epsilon: float = 1.0  # L1 distortion budget of each served probability vector (at most 2)
+    epsilon: float = param(1.0, "the L1 distortion budget of each served probability vector", within="(0, 2]")
 
     serving_only = True
-    citation = JIA_2019
+    description = "noise that makes each served vector an adversarial example for the defender's own attack"
+    citation = ("jia2019memguard",)
 
     def __post_init__(self):
-        if not 0 < self.epsilon <= 2:
-            raise UserError(
-                f"defense 'memguard': epsilon = {self.epsilon} must be in (0, 2], the range of the L1 distance "
-                f"between probability vectors; e.g. 1.0"
-            )
-        self.classifiers: dict[int, Classifiers] = {}  # one row each, by model index; fitted on the population
+        super().__post_init__()
+        self.classifiers: Classifiers | None = None  # one row per model of the plan, from fit_serving
+
+    def fit_serving(self, logits, labels, members):
+        ranked, _ = ranked_log_probs(logits)
+        self.classifiers = fit_classifiers(ranked.reshape(logits.shape), members, np.arange(len(members)))
 
     def observe(self, logits, labels, members, models):
+        if self.classifiers is None:
+            raise RuntimeError(
+                "defense 'memguard' has no membership classifiers yet: call fit_serving(logits, labels, members) "
+                "on the population's cube once before observe"
+            )
+        if models.max() >= len(self.classifiers.b):
+            raise RuntimeError(
+                f"defense 'memguard': no classifier for model {models.max()}; fit_serving saw "
+                f"{len(self.classifiers.b)} models: give it the whole plan"
+            )
+        h = self.classifiers.rows(torch.as_tensor(models))
         classes = logits.shape[-1]
-        log_probs = log_softmax(logits.astype(np.float64), axis=-1).reshape(len(models), -1, classes)  # [K', M, C]
-        order = np.argsort(-log_probs, axis=-1, kind="stable")  # descending: the predicted class first
-        ranked = np.take_along_axis(log_probs, order, axis=-1)
-        if members is not None:
-            fitted = fit_classifiers(ranked.reshape(logits.shape), members, models)
-            self.classifiers |= {int(k): fitted.rows([row]) for row, k in enumerate(models)}
-        missing = [int(k) for k in models if int(k) not in self.classifiers]
-        if missing:
-            raise RuntimeError(f"memguard: no classifier for models {missing}; serve the population's cube first")
-        h = Classifiers.stack([self.classifiers[int(k)] for k in models])
+        ranked, order = ranked_log_probs(logits)  # [K', M, C]
         # Every vector of every model at once: row r of the flattened cube belongs to model r // M.
         flat = ranked.reshape(-1, classes)
         model = torch.arange(len(models)).repeat_interleave(ranked.shape[1])
@@ -217,7 +226,7 @@ class MemGuard(Defense):
         served = phase_two(h, flat, log_softmax(noisy.double().numpy(), axis=-1), model, self.epsilon)
         # Column 0 must stay the largest; float32 rounding in Phase I could in principle tie it.
         served = np.where((found.numpy() & (served.argmax(-1) == 0))[:, None], served, flat)
-        unsorted = np.empty_like(log_probs)
+        unsorted = np.empty_like(ranked)
         np.put_along_axis(unsorted, order, served.reshape(ranked.shape), axis=-1)
         unsorted = unsorted.reshape(logits.shape).astype(np.float32)
         # Casting to float32 could tie the top class with a close second: serve those rare vectors as they are.

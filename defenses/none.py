@@ -9,4 +9,4 @@ from miabench.registry import defenses
 @defenses.register("none")
 @dataclass
 class NoDefense(Defense):
-    pass
+    description = "the task's pinned recipe, outputs served unchanged"

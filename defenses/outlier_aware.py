@@ -22,11 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from miabench.api import Defense
 from miabench.errors import UserError
+from miabench.losses import cross_entropy
 from miabench.outliers import FRACTION, outlier_mask
+from miabench.params import param
 from miabench.registry import defenses
 
 STRATEGIES = ("drop", "down-weight", "noise")
@@ -45,30 +46,13 @@ def protected_members(x: torch.Tensor, y: torch.Tensor, members: np.ndarray, fra
 @defenses.register("outlier-aware")
 @dataclass
 class OutlierAware(Defense):
-    strategy: str = "drop"  # drop, down-weight or noise
-    fraction: float = FRACTION  # share of each class of a model's members protected as its outliers
-    weight: float = 0.1  # down-weight: factor on the protected members' loss
-    noise: float = 1.0  # noise: std of the input noise, relative to each feature's std
+    strategy: str = param("drop", "how the outliers are protected", choices=STRATEGIES)
+    fraction: float = param(FRACTION, "share of each class of a model's members protected as outliers", within="(0, 1)")
+    weight: float = param(0.1, "down-weight: factor on the protected members' loss", within="[0, 1)")
+    noise: float = param(1.0, "noise: std of the input noise, relative to each feature's std", within="(0, inf)")
 
-    citation = """@inproceedings{khalil2025membership,
-  title={Membership Inference Attacks Beyond Overfitting},
-  author={Khalil, Mona and Blanco-Justicia, Alberto and Jebreel, Najeeb and Domingo-Ferrer, Josep},
-  booktitle={Data Privacy Management (DPM 2025), ESORICS 2025 International Workshops},
-  series={Lecture Notes in Computer Science},
-  publisher={Springer},
-  year={2025},
-  note={arXiv:2511.16792}
-}"""
-
-    def __post_init__(self):
-        if self.strategy not in STRATEGIES:
-            raise UserError(f"defense 'outlier-aware': strategy '{self.strategy}' is unknown; use one of {STRATEGIES}")
-        if not 0 < self.fraction < 1:
-            raise UserError(f"defense 'outlier-aware': fraction = {self.fraction} must be in (0, 1), e.g. {FRACTION}")
-        if not 0 <= self.weight < 1:
-            raise UserError(f"defense 'outlier-aware': weight = {self.weight} must be in [0, 1), e.g. 0.1")
-        if not self.noise > 0:
-            raise UserError(f"defense 'outlier-aware': noise = {self.noise} must be > 0, e.g. 1.0")
+    description = "drop, down-weight or add input noise to each model's intra-class outlier members"
+    citation = ("khalil2025membership",)
 
     def fit(self, job) -> dict[str, np.ndarray]:
         # Every model's outliers, not only this group's: with 'drop', the steps per epoch follow the
@@ -82,8 +66,7 @@ class OutlierAware(Defense):
             rows = torch.arange(len(job.indices), device=job.device)[:, None]
 
             def loss(logits, idx):
-                per_example = F.cross_entropy(logits.flatten(0, 1), job.y[idx].flatten(), reduction="none")
-                return (factor[rows, idx] * per_example.view(idx.shape)).mean(dim=1)
+                return (factor[rows, idx] * cross_entropy(logits, job.y[idx])).mean(dim=1)
 
             job.train(loss=loss)
         else:

@@ -19,8 +19,7 @@ import numpy as np
 from scipy.special import softmax
 
 from miabench.api import Defense
-from miabench.defenses.citations import JIA_2019
-from miabench.errors import UserError
+from miabench.params import param
 from miabench.registry import defenses
 from miabench.seeding import derive
 
@@ -31,14 +30,11 @@ FLOOR = 1e-6  # noisy probabilities are clipped here: positive, so every served 
 @defenses.register("output-noise")
 @dataclass
 class OutputNoise(Defense):
-    sigma: float = 0.1  # std of the noise added to each probability
+    sigma: float = param(0.1, "std of the Gaussian noise added to each probability", within="(0, inf)")
 
     serving_only = True
-    citation = JIA_2019
-
-    def __post_init__(self):
-        if not self.sigma > 0:
-            raise UserError(f"defense 'output-noise': sigma = {self.sigma} must be > 0, e.g. 0.1")
+    description = "serve each probability vector with Gaussian noise added, renormalised"
+    citation = ("jia2019memguard",)  # its untargeted noise baseline
 
     def observe(self, logits, labels, members, models):
         probs = softmax(logits.astype(np.float64), axis=-1)

@@ -46,7 +46,8 @@ import torch
 import torch.nn.functional as F
 
 from miabench.api import Defense
-from miabench.errors import UserError
+from miabench.losses import cross_entropy
+from miabench.params import param
 from miabench.registry import defenses
 
 
@@ -93,22 +94,14 @@ def relaxed(loss: torch.Tensor, alpha: float, even: bool, flattening: Callable[[
 @defenses.register("relaxloss")
 @dataclass
 class RelaxLoss(Defense):
-    alpha: float = 1.0  # the target mean cross-entropy of a batch
+    alpha: float = param(1.0, "the target mean cross-entropy of a batch", within="(0, inf)")
 
-    citation = """@inproceedings{chen2022relaxloss,
-  title={RelaxLoss: Defending Membership Inference Attacks without Losing Utility},
-  author={Chen, Dingfan and Yu, Ning and Fritz, Mario},
-  booktitle={International Conference on Learning Representations (ICLR)},
-  year={2022}
-}"""
-
-    def __post_init__(self):
-        if not self.alpha > 0:
-            raise UserError(f"defense 'relaxloss': alpha = {self.alpha} must be > 0; give e.g. alpha=1.0")
+    description = "train each model to a target loss alpha: ascend below it, or flatten the posteriors"
+    citation = ("chen2022relaxloss",)
 
     def relaxloss(self, logits: torch.Tensor, labels: torch.Tensor, even: bool) -> torch.Tensor:
         """Each model's RelaxLoss objective on its batch: logits ``[G, B, C]``, labels ``[G, B]`` -> ``[G]``."""
-        ce = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none").view(labels.shape)
+        ce = cross_entropy(logits, labels)
 
         def flattening():
             correct = logits.argmax(-1) == labels

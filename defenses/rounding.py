@@ -17,8 +17,7 @@ import numpy as np
 from scipy.special import softmax
 
 from miabench.api import Defense
-from miabench.defenses.citations import SHOKRI_2017
-from miabench.errors import UserError
+from miabench.params import param
 from miabench.registry import defenses
 
 TIE_BREAK = 1e-4  # added to the top class's log-probability where rounding made a tie
@@ -37,14 +36,11 @@ def keep_argmax(served: np.ndarray, logits: np.ndarray) -> np.ndarray:
 @defenses.register("rounding")
 @dataclass
 class Rounding(Defense):
-    decimals: int = 1  # decimal places kept of each probability
+    decimals: int = param(1, "decimal places kept of each probability", within="[0, inf)")
 
     serving_only = True
-    citation = SHOKRI_2017
-
-    def __post_init__(self):
-        if isinstance(self.decimals, bool) or not isinstance(self.decimals, int) or self.decimals < 0:
-            raise UserError(f"defense 'rounding': decimals = {self.decimals!r} must be an integer >= 0, e.g. 1")
+    description = "serve every probability rounded to a number of decimal places"
+    citation = ("shokri2017membership",)
 
     def observe(self, logits, labels, members, models):
         rounded = np.round(softmax(logits.astype(np.float64), axis=-1), self.decimals)

@@ -21,7 +21,7 @@ import torch
 
 from miabench import engine
 from miabench.api import Defense
-from miabench.errors import UserError
+from miabench.params import ParameterError, param
 from miabench.registry import defenses
 from miabench.seeding import derive
 
@@ -29,25 +29,17 @@ from miabench.seeding import derive
 @defenses.register("selena")
 @dataclass
 class Selena(Defense):
-    submodels: int = 6  # K' (paper: 25)
-    excluded: int = 3  # L: sub-models that never see a given member (paper: 10)
+    submodels: int = param(6, "K', the sub-models of each model (paper: 25)", within="[2, inf)")
+    excluded: int = param(3, "L, the sub-models that never see a given member (paper: 10)", within="[1, inf)")
 
-    citation = """@inproceedings{tang2022mitigating,
-  title={Mitigating Membership Inference Attacks by Self-Distillation Through a Novel Ensemble Architecture},
-  author={Tang, Xinyu and Mahloujifar, Saeed and Song, Liwei and Shejwalkar, Virat and Nasr, Milad and Houmansadr, Amir and Mittal, Prateek},
-  booktitle={USENIX Security Symposium},
-  pages={1433--1450},
-  year={2022}
-}"""
+    description = "Split-AI sub-models that each leave members out, then self-distillation on their soft labels"
+    citation = ("tang2022mitigating",)
 
     def __post_init__(self):
-        if self.submodels < 2:
-            raise UserError(f"defense 'selena': submodels = {self.submodels} must be >= 2; give e.g. submodels=6")
-        if not 1 <= self.excluded < self.submodels:
-            raise UserError(
-                f"defense 'selena': excluded = {self.excluded} must be between 1 and submodels - 1 = "
-                f"{self.submodels - 1}; give e.g. excluded={max(1, self.submodels // 2)}"
-            )
+        super().__post_init__()
+        if self.excluded >= self.submodels:
+            fix = f"give e.g. excluded={self.submodels // 2}"
+            raise ParameterError("excluded", f"{self.excluded} is not below submodels={self.submodels}; {fix}")
 
     def split(self, members: np.ndarray, seed: int) -> np.ndarray:
         """``[K * K', N]``: row ``k * K' + j`` holds model k's members that its sub-model j trains on."""

@@ -19,8 +19,8 @@ import numpy as np
 from scipy.special import log_softmax
 
 from miabench.api import Defense
-from miabench.defenses.citations import SHOKRI_2017
 from miabench.errors import UserError
+from miabench.params import param
 from miabench.registry import defenses
 
 RELATIVE_FLOOR = 1e-6  # probabilities outside the top k are served as this share of the k-th largest
@@ -29,14 +29,11 @@ RELATIVE_FLOOR = 1e-6  # probabilities outside the top k are served as this shar
 @defenses.register("top-k")
 @dataclass
 class TopK(Defense):
-    k: int = 3  # probabilities served per vector
+    k: int = param(3, "probabilities served per vector", within="[1, inf)")
 
     serving_only = True
-    citation = SHOKRI_2017
-
-    def __post_init__(self):
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
-            raise UserError(f"defense 'top-k': k = {self.k!r} must be an integer >= 1, e.g. 3")
+    description = "serve only the k largest probabilities of each vector"
+    citation = ("shokri2017membership",)
 
     def observe(self, logits, labels, members, models):
         classes = logits.shape[-1]

@@ -21,7 +21,7 @@ def scores_beside(entry_path: Path) -> Path:
 ROC_GRID = np.round(np.logspace(-4, 0, 33), 8)  # FPRs from 0.01% to 1, for log-log plots
 
 
-def mean_roc(record: dict, scores_path: Path) -> dict:
+def mean_roc(scores_path: Path) -> dict:
     """The ROC averaged over target models on ROC_GRID, from the per-example scores (for the web page)."""
     with np.load(scores_path) as arrays:
         scores, members = arrays["scores"], arrays["members"]
@@ -44,10 +44,9 @@ def submit(run_dir: Path, submitted_by: str, root: Path = entries.ENTRIES_DIR, s
         raise UserError("; ".join(problems))
     written = []
     for path, record in accepted:
-        entry = entries.make_entry(record, submitted_by, scores_url)
         scores = path.parent / "scores.npz"
-        if scores.is_file():
-            entry["roc"] = mean_roc(record, scores)
+        roc = mean_roc(scores) if scores.is_file() else None
+        entry = entries.make_entry(record, submitted_by, scores_url, roc)
         entry_path = entries.write(entry, root)
         if scores.is_file():
             shutil.copyfile(scores, scores_beside(entry_path))

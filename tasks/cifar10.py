@@ -18,12 +18,11 @@ import torch
 from torch import nn
 
 from miabench.api import Population, Profile, Recipe, Task, TaskMetadata
-from miabench.data import deduplicate, fingerprint
-from miabench.errors import UserError
+from miabench.data import deduplicate, fingerprint, split
+from miabench.params import param
 from miabench.registry import tasks
 from miabench.tasks import cifar10_data
 
-SPLIT_SEED = 0  # fixed for the task, not the run seed, so every run sees the same population
 # Per-channel mean and std of the CIFAR-10 train set (0..1 scale): inputs are standardised with them.
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
@@ -86,17 +85,19 @@ def standardise(images: np.ndarray) -> torch.Tensor:
 @tasks.register("cifar10")
 @dataclass
 class Cifar10Task(Task):
-    population_size: int = 5000  # drawn from the train set (the GPU track takes all 50,000)
-    test_size: int = 1000  # drawn from the test set (the GPU track takes all 10,000)
-    width: int = 16  # channels of the first conv group (the GPU track: 64, as airbench)
+    population_size: int = param(5000, "examples drawn from the train set (the GPU track takes all 50,000)",
+                                 within="[1, inf)")  # fmt: skip
+    test_size: int = param(1000, "examples drawn from the test set (the GPU track takes all 10,000)", within="[1, inf)")
+    width: int = param(16, "channels of the first conv group (the GPU track: 64, as airbench)", within="[1, inf)")
 
     metadata = TaskMetadata(
         name="cifar10",
         version="1.0",
         description="CIFAR-10: classify 32x32 colour images into 10 classes with an airbench-style CNN",
-        citation=cifar10_data.CITATION,
+        citation=("krizhevsky2009learning",),
         license="none formal",
         source=f"hf:{cifar10_data.HUB_NAME}",
+        revision=cifar10_data.REVISION,
         model_family="airbench-cnn",
         num_classes=10,
         default_models=16,
@@ -117,24 +118,15 @@ class Cifar10Task(Task):
     )  # fmt: skip
     augmentations = ("identity", "mirror")  # LiRA's two queries, from the same pass
 
-    def __post_init__(self):
-        if self.width < 1:
-            raise UserError(f"task 'cifar10' parameter width={self.width} must be at least 1; the GPU track uses 64")
-
     @property
     def model_family(self) -> str:
         return f"airbench-cnn-w{self.width}"
 
     def load(self, data_dir: Path | None, progress: bool = True) -> Population:
-        source, arrays = cifar10_data.load(data_dir, progress)
+        source, arrays = cifar10_data.load(data_dir, self.metadata.revision, progress)
         kept = deduplicate(arrays.x_train)  # a duplicate on both sides would corrupt membership labels
-        for name, size, limit in (("population_size", self.population_size, len(kept)),
-                                  ("test_size", self.test_size, len(arrays.y_test))):  # fmt: skip
-            if not 0 < size <= limit:
-                raise UserError(f"task 'cifar10' parameter {name}={size} must be between 1 and {limit}")
-        rng = np.random.default_rng(SPLIT_SEED)
-        chosen = kept[rng.permutation(len(kept))][: self.population_size]
-        test = rng.permutation(len(arrays.y_test))[: self.test_size]
+        chosen, test = split(kept, self.test_size, self.population_size, task=self.metadata.name,
+                             test_split=len(arrays.y_test))  # fmt: skip
         x, y = arrays.x_train[chosen], arrays.y_train[chosen]
         x_test, y_test = arrays.x_test[test], arrays.y_test[test]
         return Population(

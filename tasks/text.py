@@ -1,13 +1,14 @@
 """Safety classifiers on real text: distress, stress, self-harm risk, emotional support, toxicity, hate.
 
-Each task draws a fixed population and test set from its dataset (after removing
-duplicate texts) and trains one of the text model families on it (``family``):
-``minilm-head`` and ``ngram-mlp`` on the CPU track, ``minilm-finetune`` on the
-GPU track. A task × family pair is a track.
+One task per dataset record of :mod:`miabench.tasks.text_data`. Each draws a fixed
+population and test set from its dataset's deduplicated pool and trains one of the
+text model families on it (``family``): ``minilm-head`` and ``ngram-mlp`` on the CPU
+track, ``minilm-finetune`` on the GPU track. A task × family pair is a track.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -15,29 +16,24 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from miabench.api import Population, Recipe, Task, TaskMetadata, class_subgroups
-from miabench.data import fingerprint
-from miabench.errors import UserError
+from miabench.api import Population, Recipe, Task, TaskMetadata
+from miabench.data import fingerprint, split
+from miabench.params import param
 from miabench.registry import tasks
-from miabench.tasks.text_data import LOADERS, METADATA
+from miabench.tasks.text_data import DATASETS, TextDataset
 from miabench.tasks.text_models import FAMILIES
 
-SPLIT_SEED = 0  # fixed for the task, not the run seed, so every run sees the same population
+TEST_SIZE_HELP = "examples held out for utility"
 
 
 @dataclass
 class TextTask(Task):
-    family: str = "minilm-head"
-    population_size: int = 8000  # at most; smaller datasets use all but the test set
-    test_size: int = 1000
+    family: str = param("minilm-head", "the text model family (the track with the task)", choices=tuple(FAMILIES))
+    population_size: int = param(8000, "examples drawn after the test set; smaller datasets give all that is left",
+                                 within="[1, inf)")  # fmt: skip
+    test_size: int = param(1000, TEST_SIZE_HELP, within="[1, inf)")
 
-    dataset: ClassVar[str]
-
-    def __post_init__(self):
-        if self.family not in FAMILIES:
-            raise UserError(
-                f"task '{self.metadata.name}' has no model family '{self.family}': choose {', '.join(FAMILIES)}"
-            )
+    dataset: ClassVar[TextDataset]
 
     @property
     def model_family(self) -> str:
@@ -54,96 +50,51 @@ class TextTask(Task):
         return FAMILIES[self.family].make_model(self.metadata.num_classes)
 
     def load(self, data_dir: Path | None, progress: bool = True) -> Population:
-        data = LOADERS[self.dataset](data_dir)
-        if not 0 < self.test_size < len(data.texts) - 1:
-            raise UserError(f"task '{self.metadata.name}': test_size={self.test_size} leaves no population")
-        order = np.random.default_rng(SPLIT_SEED).permutation(len(data.texts))
-        test = order[: self.test_size]
-        chosen = order[self.test_size : self.test_size + self.population_size]
+        data = self.dataset.load(data_dir)
+        at_most = min(self.population_size, len(data) - self.test_size)
+        chosen, test = split(np.arange(len(data)), self.test_size, at_most, task=self.metadata.name)
         texts = [data.texts[i] for i in np.concatenate([chosen, test])]
         features = FAMILIES[self.family].features(texts, progress)
         labels = torch.from_numpy(data.labels.astype(np.int64))
         n = len(chosen)
-        self._severe = None if data.severe is None else data.severe[chosen]
         return Population(
             x=features[:n],
             y=labels[chosen],
             x_test=features[n:],
             y_test=labels[test],
             ids=data.ids[chosen],
+            subgroups={} if data.severe is None else {"severe": data.severe[chosen]},  # support: intensity >= 4
             fingerprint=fingerprint(
                 np.frombuffer("\0".join(texts).encode(), np.uint8), data.labels[chosen], data.labels[test]
             ),
         )
 
-    def subgroups(self, labels: np.ndarray) -> dict[str, np.ndarray]:
-        meta = self.metadata
-        groups = class_subgroups(labels, meta.num_classes, meta.class_names, meta.flagged_class)
-        if getattr(self, "_severe", None) is not None:
-            groups["severe"] = self._severe  # support: initial emotion intensity >= 4
-        return groups
+
+def text_task(dataset: TextDataset) -> type[TextTask]:
+    """The task of one text dataset, registered under its name, with the dataset's default test_size."""
+    metadata = TaskMetadata(
+        name=dataset.name,
+        version="1.0",
+        description=dataset.description,
+        citation=dataset.citation,
+        license=dataset.license,
+        source=dataset.source,
+        model_family="minilm-head",
+        num_classes=len(dataset.class_names),
+        default_models=16,
+        class_names=dataset.class_names,
+        flagged_class=dataset.flagged_class,
+        revision=None if dataset.hub is None else dataset.hub.revision,
+        highlighted=dataset.highlighted,
+    )
+    class_name = "".join(word.capitalize() for word in dataset.name.split("-")) + "Task"
+    cls = dataclasses.make_dataclass(
+        class_name,
+        [("test_size", int, param(dataset.test_size, TEST_SIZE_HELP, within="[1, inf)"))],
+        bases=(TextTask,),
+        namespace={"dataset": dataset, "metadata": metadata, "__module__": __name__},
+    )
+    return tasks.register(dataset.name)(cls)
 
 
-def text_task(name: str, description: str, classes: tuple[str, ...], flagged: int | None, **extra):
-    """Register a text task over the dataset loader of the same name."""
-
-    def build(cls):
-        source = METADATA[name]
-        cls.dataset = name
-        cls.metadata = TaskMetadata(
-            name=name,
-            version="1.0",
-            description=description,
-            citation=source["citation"],
-            license=source["license"],
-            source=source["source"],
-            model_family="minilm-head",
-            num_classes=len(classes),
-            default_models=16,
-            class_names=classes,
-            flagged_class=flagged,
-        )
-        for key, value in extra.items():
-            setattr(cls, key, value)
-        return tasks.register(name)(dataclass(cls))
-
-    return build
-
-
-@text_task("distress", "GoEmotions comments: any of disappointment, fear, grief, nervousness, remorse, sadness",
-           ("no-distress", "distress"), flagged=1)  # fmt: skip
-class DistressTask(TextTask):
-    pass
-
-
-@text_task("stress", "Dreaddit Reddit posts (one example per post): stress", ("no-stress", "stress"), flagged=1)
-class StressTask(TextTask):
-    test_size: int = 600  # of about 3k posts
-
-
-@text_task("selfharm", "SDCNL Reddit posts: r/SuicideWatch versus r/depression", ("depression", "suicide-watch"),
-           flagged=1)  # fmt: skip
-class SelfHarmTask(TextTask):
-    test_size: int = 400  # of 1.9k posts
-
-
-@text_task("support", "ESConv support seekers (one example per conversation): emotion type; subgroup severe",
-           ("anger", "anxiety", "depression", "fear", "sadness", "other"), flagged=None)  # fmt: skip
-class SupportTask(TextTask):
-    test_size: int = 260  # of 1.3k conversations
-
-
-@text_task("toxicity", "OLID tweets (TweetEval): offensive", ("not-offensive", "offensive"), flagged=1)
-class ToxicityTask(TextTask):
-    pass
-
-
-@text_task("hate", "HatEval tweets (TweetEval): hateful", ("not-hateful", "hateful"), flagged=1)
-class HateTask(TextTask):
-    pass
-
-
-@text_task("toxicity-davidson", "Davidson et al. tweets: hate, offensive or neither", ("hate", "offensive", "neither"),
-           flagged=0)  # fmt: skip
-class DavidsonTask(TextTask):
-    pass
+TASKS = {name: text_task(dataset) for name, dataset in DATASETS.items()}

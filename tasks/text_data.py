@@ -1,11 +1,12 @@
 """Raw text of the safety-classifier tasks: seven datasets, each read into one deduplicated pool.
 
-``load_<name>(data_dir)`` reads the local copy under ``data_dir`` (the layout of the shared data folder,
-e.g. ``goemotions/train.tsv``) or, with ``data_dir`` None, the public source on the Hugging Face Hub.
-Both go through the same conversion (a ``*_from_hub`` function turns a Hub ``DatasetDict`` into the
-columns of the local files), so two copies that agree give the same examples.
+Each dataset is one :class:`TextDataset` record in :data:`DATASETS`: how to read its local copy (the
+layout of the shared data folder, e.g. ``goemotions/train.tsv``) and its public copy on the Hugging Face
+Hub (a ``*_from_hub`` function turns a Hub ``DatasetDict`` into the columns of the local files, so two
+copies that agree give the same examples), how to turn those rows into a pool, its class names, and what
+its task says of it. :meth:`TextDataset.load` checks the pool's classes against the declared ones.
 
-Every loader concatenates the dataset's official splits in order (train, dev/validation, test) into one
+Every dataset concatenates the dataset's official splits in order (train, dev/validation, test) into one
 pool, because the task draws its own population and test set, and then removes exact duplicate texts
 (:func:`dedup_texts`): a text on both sides of the membership split would corrupt membership labels.
 ``ids`` are row (or record) indices into that concatenation, so they are stable across runs.
@@ -13,12 +14,15 @@ pool, because the task draws its own population and test set, and then removes e
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +39,7 @@ class TextData:
     labels: np.ndarray  # int64 [N], indices into class_names
     ids: np.ndarray  # int64 [N]: row or record index in the concatenated official splits
     severe: np.ndarray | None = None  # bool [N], only for support: initial emotion intensity >= 4
-    class_names: tuple[str, ...] = ()
+    class_names: tuple[str, ...] = ()  # where the data names its classes (support); else the dataset's declared ones
 
     def __post_init__(self) -> None:
         n = len(self.texts)
@@ -68,26 +72,12 @@ def dedup_texts(texts: Sequence[str], labels: Sequence | np.ndarray) -> np.ndarr
     return np.flatnonzero(keep)
 
 
-def _finish(
-    texts: Sequence[str],
-    labels: np.ndarray,
-    ids: np.ndarray,
-    class_names: Sequence[str],
-    severe: np.ndarray | None = None,
-) -> TextData:
-    """Strip and deduplicate a pool, checking the labels index into ``class_names``."""
+def _finish(texts: Sequence[str], labels: np.ndarray, ids: np.ndarray) -> TextData:
+    """Strip and deduplicate a pool whose labels index into the dataset's declared classes."""
     texts = [str(text).strip() for text in texts]
     labels = np.asarray(labels, dtype=np.int64)
-    if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
-        raise ValueError(f"labels outside 0..{len(class_names) - 1}")
     keep = dedup_texts(texts, labels)
-    return TextData(
-        texts=[texts[i] for i in keep],
-        labels=labels[keep],
-        ids=np.asarray(ids, dtype=np.int64)[keep],
-        severe=None if severe is None else np.asarray(severe, dtype=bool)[keep],
-        class_names=tuple(class_names),
-    )
+    return TextData(texts=[texts[i] for i in keep], labels=labels[keep], ids=np.asarray(ids, dtype=np.int64)[keep])
 
 
 def _require_all(data_dir: Path, relatives: Iterable[str], how_to_get: str) -> list[Path]:
@@ -129,21 +119,10 @@ def _hub_frame(splits, columns: Sequence[str], hub_id: str) -> pd.DataFrame:
 
 GOEMOTIONS_HUB = "google-research-datasets/go_emotions"
 GOEMOTIONS_CONFIG = "simplified"
+GOEMOTIONS_REVISION = "add492243ff905527e67aeb8b80c082af02207c3"
 GOEMOTIONS_FILES = ("goemotions/train.tsv", "goemotions/dev.tsv", "goemotions/test.tsv")
 # GoEmotions label ids (emotions.txt): disappointment, fear, grief, nervousness, remorse, sadness.
 DISTRESS_EMOTIONS = frozenset({9, 14, 16, 19, 24, 25})
-DISTRESS_CLASSES = ("no-distress", "distress")
-
-GOEMOTIONS_CITATION = """@inproceedings{demszky2020goemotions,
-  title     = {{GoEmotions}: A Dataset of Fine-Grained Emotions},
-  author    = {Demszky, Dorottya and Movshovitz-Attias, Dana and Ko, Jeongwoo and Cowen, Alan and
-               Nemade, Gaurav and Ravi, Sujith},
-  booktitle = {Proceedings of the 58th Annual Meeting of the Association for Computational Linguistics},
-  pages     = {4040--4054},
-  year      = {2020},
-  publisher = {Association for Computational Linguistics},
-  doi       = {10.18653/v1/2020.acl-main.372}
-}"""
 
 
 def read_goemotions(data_dir: Path) -> pd.DataFrame:
@@ -168,44 +147,23 @@ def goemotions_from_hub(splits) -> pd.DataFrame:
 
 
 def distress_from_frame(frame: pd.DataFrame) -> TextData:
+    """1 when any of the six distress emotions is annotated."""
     labels = np.array([bool(DISTRESS_EMOTIONS.intersection(labels)) for labels in frame["labels"]], dtype=np.int64)
-    return _finish(frame["text"].tolist(), labels, np.arange(len(frame)), DISTRESS_CLASSES)
-
-
-def load_distress(data_dir: Path | None) -> TextData:
-    """GoEmotions comments; 1 when any of the six distress emotions is annotated."""
-    if data_dir is None:
-        frame = goemotions_from_hub(load_hub(GOEMOTIONS_HUB, "goemotions/{train,dev,test}.tsv", GOEMOTIONS_CONFIG))
-    else:
-        frame = read_goemotions(data_dir)
-    return distress_from_frame(frame)
+    return _finish(frame["text"].tolist(), labels, np.arange(len(frame)))
 
 
 # ---------------------------------------------------------------------------------------------------------
 # stress: Dreaddit
 # ---------------------------------------------------------------------------------------------------------
 
-# Not verified against the Hub (unreachable here): the brief's placeholder name for the public copy.
-DREADDIT_HUB = "dreaddit"
+DREADDIT_HUB = "andreagasparini/dreaddit"  # Parquet on main: text, label, post_id, subreddit; train and test
 DREADDIT_FILES = ("dreaddit/dreaddit-train.csv", "dreaddit/dreaddit-test.csv")
-STRESS_CLASSES = ("no-stress", "stress")
 # A spreadsheet round trip replaced some segments with Excel's formula error: their text is lost.
 _LOST_TEXTS = frozenset({"", "#NAME?"})
 # Two posts sharing a sentence this long are copies of one post; shorter ones ("I don't know what to do.")
 # recur by chance.
 MIN_SHARED_SENTENCE = 40
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-DREADDIT_CITATION = """@inproceedings{turcan2019dreaddit,
-  title     = {Dreaddit: A {Reddit} Dataset for Stress Analysis in Social Media},
-  author    = {Turcan, Elsbeth and McKeown, Kathy},
-  booktitle = {Proceedings of the Tenth International Workshop on Health Text Mining and Information Analysis
-               (LOUHI 2019)},
-  pages     = {97--107},
-  year      = {2019},
-  publisher = {Association for Computational Linguistics},
-  doi       = {10.18653/v1/D19-6213}
-}"""
 
 
 def read_dreaddit(data_dir: Path) -> pd.DataFrame:
@@ -221,7 +179,7 @@ def read_dreaddit(data_dir: Path) -> pd.DataFrame:
 
 
 def dreaddit_from_hub(splits) -> pd.DataFrame:
-    """The columns of :func:`read_dreaddit` from a Hub copy with the same columns."""
+    """The columns of :func:`read_dreaddit` from a Hub copy that has them (and perhaps others, e.g. subreddit)."""
     return _hub_frame(splits, ("text", "label", "post_id"), DREADDIT_HUB)
 
 
@@ -280,16 +238,7 @@ def stress_from_frame(frame: pd.DataFrame) -> TextData:
         text=("text", " ".join), label=("label", "first"), row=("row", "min")
     )
     posts = posts.sort_values("row", kind="stable")
-    return _finish(posts["text"].tolist(), posts["label"].to_numpy(), posts["row"].to_numpy(), STRESS_CLASSES)
-
-
-def load_stress(data_dir: Path | None) -> TextData:
-    """Dreaddit posts; 1 = stress."""
-    if data_dir is None:
-        frame = dreaddit_from_hub(load_hub(DREADDIT_HUB, "dreaddit/dreaddit-{train,test}.csv"))
-    else:
-        frame = read_dreaddit(data_dir)
-    return stress_from_frame(frame)
+    return _finish(posts["text"].tolist(), posts["label"].to_numpy(), posts["row"].to_numpy())
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -298,21 +247,8 @@ def load_stress(data_dir: Path | None) -> TextData:
 
 SDCNL_URL = "https://github.com/ayaanzhaque/SDCNL"
 SDCNL_FILES = ("sdcnl/training-set.csv", "sdcnl/testing-set.csv")
-SELFHARM_CLASSES = ("depression", "suicide-watch")
 # The authors' scrape writes this placeholder for a post with a title only.
 _SDCNL_EMPTY = "emptypost"
-
-SDCNL_CITATION = """@inproceedings{haque2021sdcnl,
-  title     = {Deep Learning for Suicide and Depression Identification with Unsupervised Label Correction},
-  author    = {Haque, Ayaan and Reddi, Viraaj and Giallanza, Tyler},
-  booktitle = {Artificial Neural Networks and Machine Learning -- ICANN 2021},
-  series    = {Lecture Notes in Computer Science},
-  volume    = {12895},
-  pages     = {436--447},
-  year      = {2021},
-  publisher = {Springer},
-  doi       = {10.1007/978-3-030-86383-8_35}
-}"""
 
 
 def read_sdcnl(data_dir: Path) -> pd.DataFrame:
@@ -342,17 +278,7 @@ def selfharm_from_frame(frame: pd.DataFrame) -> TextData:
         body = "" if body == _SDCNL_EMPTY else body
         texts.append(f"{_text_or_empty(title).strip()}\n{body}")
     labels = np.asarray(frame["is_suicide"], dtype=np.int64)
-    return _finish(texts, labels, np.arange(len(frame)), SELFHARM_CLASSES)
-
-
-def load_selfharm(data_dir: Path | None) -> TextData:
-    """SDCNL Reddit posts: 1 = r/SuicideWatch, 0 = r/depression. No Hub copy: needs a local folder."""
-    if data_dir is None:
-        raise UserError(
-            f"SDCNL has no copy on the Hugging Face Hub: set {DATA_DIR_ENV} (or --data-dir) to a folder holding "
-            f"sdcnl/training-set.csv and sdcnl/testing-set.csv (the data/ folder of {SDCNL_URL})"
-        )
-    return selfharm_from_frame(read_sdcnl(data_dir))
+    return _finish(texts, labels, np.arange(len(frame)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -364,18 +290,6 @@ ESCONV_FILES = ("esconv/esconv_train.json", "esconv/esconv_valid.json", "esconv/
 OTHER_EMOTION = "other"
 MIN_EMOTION_SHARE = 0.05  # emotion types on fewer conversations than this share merge into "other"
 SEVERE_INTENSITY = 4  # initial emotion intensity (1-5) at or above which a seeker counts as severe
-
-ESCONV_CITATION = """@inproceedings{liu2021towards,
-  title     = {Towards Emotional Support Dialog Systems},
-  author    = {Liu, Siyang and Zheng, Chujie and Demasi, Orianna and Sabour, Sahand and Li, Yu and Yu, Zhou and
-               Jiang, Yong and Huang, Minlie},
-  booktitle = {Proceedings of the 59th Annual Meeting of the Association for Computational Linguistics and the
-               11th International Joint Conference on Natural Language Processing (Volume 1: Long Papers)},
-  pages     = {3469--3483},
-  year      = {2021},
-  publisher = {Association for Computational Linguistics},
-  doi       = {10.18653/v1/2021.acl-long.269}
-}"""
 
 
 def read_esconv(data_dir: Path) -> list[dict]:
@@ -451,67 +365,13 @@ def support_from_records(records: Sequence[dict]) -> TextData:
     )
 
 
-def load_support(data_dir: Path | None) -> TextData:
-    """ESConv emotional-support conversations; label = the seeker's emotion type."""
-    if data_dir is None:
-        records = esconv_from_hub(load_hub(ESCONV_HUB, "esconv/esconv_{train,valid,test}.json"))
-    else:
-        records = read_esconv(data_dir)
-    return support_from_records(records)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # toxicity and hate: TweetEval (OLID, HatEval)
 # ---------------------------------------------------------------------------------------------------------
 
 TWEETEVAL_HUB = "cardiffnlp/tweet_eval"
+TWEETEVAL_REVISION = "b3a375baf0f409c77e6bc7aa35102b7b3534f8be"
 TWEETEVAL_SPLITS = ("train", "val", "test")
-TOXICITY_CLASSES = ("not-offensive", "offensive")
-HATE_CLASSES = ("not-hateful", "hateful")
-
-TWEETEVAL_CITATION = """@inproceedings{barbieri2020tweeteval,
-  title     = {{TweetEval}: Unified Benchmark and Comparative Evaluation for Tweet Classification},
-  author    = {Barbieri, Francesco and Camacho-Collados, Jose and Espinosa Anke, Luis and Neves, Leonardo},
-  booktitle = {Findings of the Association for Computational Linguistics: EMNLP 2020},
-  pages     = {1644--1650},
-  year      = {2020},
-  publisher = {Association for Computational Linguistics},
-  doi       = {10.18653/v1/2020.findings-emnlp.148}
-}"""
-
-OLID_CITATION = (
-    """@inproceedings{zampieri2019predicting,
-  title     = {Predicting the Type and Target of Offensive Posts in Social Media},
-  author    = {Zampieri, Marcos and Malmasi, Shervin and Nakov, Preslav and Rosenthal, Sara and Farra, Noura and
-               Kumar, Ritesh},
-  booktitle = {Proceedings of the 2019 Conference of the North American Chapter of the Association for
-               Computational Linguistics: Human Language Technologies, Volume 1 (Long and Short Papers)},
-  pages     = {1415--1420},
-  year      = {2019},
-  publisher = {Association for Computational Linguistics},
-  doi       = {10.18653/v1/N19-1144}
-}
-
-"""
-    + TWEETEVAL_CITATION
-)
-
-HATEVAL_CITATION = (
-    """@inproceedings{basile2019semeval,
-  title     = {{SemEval}-2019 Task 5: Multilingual Detection of Hate Speech Against Immigrants and Women in
-               {Twitter}},
-  author    = {Basile, Valerio and Bosco, Cristina and Fersini, Elisabetta and Nozza, Debora and Patti, Viviana and
-               Rangel Pardo, Francisco Manuel and Rosso, Paolo and Sanguinetti, Manuela},
-  booktitle = {Proceedings of the 13th International Workshop on Semantic Evaluation},
-  pages     = {54--63},
-  year      = {2019},
-  publisher = {Association for Computational Linguistics},
-  doi       = {10.18653/v1/S19-2007}
-}
-
-"""
-    + TWEETEVAL_CITATION
-)
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -542,27 +402,9 @@ def tweeteval_from_hub(splits) -> pd.DataFrame:
     return _hub_frame(splits, ("text", "label"), TWEETEVAL_HUB)
 
 
-def _tweeteval_from_frame(frame: pd.DataFrame, class_names: tuple[str, ...]) -> TextData:
-    return _finish(frame["text"].tolist(), frame["label"].to_numpy(), np.arange(len(frame)), class_names)
-
-
-def _load_tweeteval(data_dir: Path | None, task: str, class_names: tuple[str, ...]) -> TextData:
-    if data_dir is None:
-        splits = load_hub(TWEETEVAL_HUB, f"tweeteval/{task}/{{train,val,test}}_{{text,labels}}.txt", task)
-        frame = tweeteval_from_hub(splits)
-    else:
-        frame = read_tweeteval(data_dir, task)
-    return _tweeteval_from_frame(frame, class_names)
-
-
-def load_toxicity(data_dir: Path | None) -> TextData:
-    """OLID (OffensEval 2019) tweets via TweetEval; 1 = offensive."""
-    return _load_tweeteval(data_dir, "offensive", TOXICITY_CLASSES)
-
-
-def load_hate(data_dir: Path | None) -> TextData:
-    """HatEval 2019 tweets (English) via TweetEval; 1 = hateful (against immigrants or women)."""
-    return _load_tweeteval(data_dir, "hate", HATE_CLASSES)
+def tweeteval_from_frame(frame: pd.DataFrame) -> TextData:
+    """TweetEval's labels as they are (offensive: 1 = offensive; hate: 1 = hateful)."""
+    return _finish(frame["text"].tolist(), frame["label"].to_numpy(), np.arange(len(frame)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -570,19 +412,8 @@ def load_hate(data_dir: Path | None) -> TextData:
 # ---------------------------------------------------------------------------------------------------------
 
 DAVIDSON_HUB = "tdavidson/hate_speech_offensive"
+DAVIDSON_REVISION = "adc5fb774614827695774f2dbe0ea8122f6a92b4"  # "Convert dataset to Parquet (#2)"
 DAVIDSON_FILE = "davidson/labeled_data.csv"
-DAVIDSON_CLASSES = ("hate", "offensive", "neither")
-
-DAVIDSON_CITATION = """@inproceedings{davidson2017automated,
-  title     = {Automated Hate Speech Detection and the Problem of Offensive Language},
-  author    = {Davidson, Thomas and Warmsley, Dana and Macy, Michael and Weber, Ingmar},
-  booktitle = {Proceedings of the Eleventh International AAAI Conference on Web and Social Media (ICWSM)},
-  volume    = {11},
-  number    = {1},
-  pages     = {512--515},
-  year      = {2017},
-  doi       = {10.1609/icwsm.v11i1.14955}
-}"""
 
 
 def read_davidson(data_dir: Path) -> pd.DataFrame:
@@ -599,49 +430,175 @@ def davidson_from_hub(splits) -> pd.DataFrame:
 
 
 def davidson_from_frame(frame: pd.DataFrame) -> TextData:
-    return _finish(frame["tweet"].tolist(), frame["class"].to_numpy(), np.arange(len(frame)), DAVIDSON_CLASSES)
-
-
-def load_toxicity_davidson(data_dir: Path | None) -> TextData:
-    """Davidson et al. tweets, raw (HTML entities such as ``&amp;`` kept): 0 hate, 1 offensive, 2 neither."""
-    frame = davidson_from_hub(load_hub(DAVIDSON_HUB, DAVIDSON_FILE)) if data_dir is None else read_davidson(data_dir)
-    return davidson_from_frame(frame)
+    """Davidson et al. tweets, raw (HTML entities such as ``&amp;`` kept)."""
+    return _finish(frame["tweet"].tolist(), frame["class"].to_numpy(), np.arange(len(frame)))
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Registry of loaders and their metadata
+# The datasets
 # ---------------------------------------------------------------------------------------------------------
 
-LOADERS: dict[str, Callable[[Path | None], TextData]] = {
-    "distress": load_distress,
-    "stress": load_stress,
-    "selfharm": load_selfharm,
-    "support": load_support,
-    "toxicity": load_toxicity,
-    "hate": load_hate,
-    "toxicity-davidson": load_toxicity_davidson,
-}
+
+@dataclass(frozen=True)
+class HubCopy:
+    """A dataset's public copy on the Hugging Face Hub."""
+
+    id: str
+    revision: str | None  # the pinned commit (None: unpinned, with a comment saying why)
+    rows: Callable[[Any], Any]  # a Hub DatasetDict -> the rows the local reader gives
+    config: str | None = None
+
+
+@dataclass(frozen=True)
+class TextDataset:
+    """One text dataset: where it is, how it becomes a pool, its classes, and what its task says of it."""
+
+    name: str  # the registered task
+    description: str
+    class_names: tuple[str, ...]  # the one declaration; checked against every pool loaded
+    flagged_class: int | None  # the class a safety classifier flags
+    license: str
+    citation: tuple[str, ...]  # keys of miabench.citations
+    local_files: str  # what a data folder holds, for messages
+    read_local: Callable[[Path], Any]  # a data folder -> rows
+    pool: Callable[[Any], TextData]  # rows -> the deduplicated pool
+    hub: HubCopy | None  # None: no public copy on the Hub
+    url: str = ""  # the public source when there is no Hub copy
+    highlighted: tuple[str, ...] = ()  # subgroups reported beside the overall numbers (flagged is added)
+    test_size: int = 1000  # the task's default
+
+    @property
+    def source(self) -> str:
+        if self.hub is None:
+            return self.url
+        return f"hf:{self.hub.id}" + (f" (config {self.hub.config})" if self.hub.config else "")
+
+    def load(self, data_dir: Path | None) -> TextData:
+        """The pool from the local copy under ``data_dir``, or from the Hub copy when it is None."""
+        if data_dir is not None:
+            rows = self.read_local(data_dir)
+        elif self.hub is None:
+            raise UserError(
+                f"task '{self.name}' has no copy on the Hugging Face Hub: set {DATA_DIR_ENV} (or --data-dir) "
+                f"to a folder holding {self.local_files} (from {self.url})"
+            )
+        else:
+            rows = self.hub.rows(load_hub(self.hub.id, self.local_files, self.hub.config, self.hub.revision))
+        return self.check(self.pool(rows))
+
+    def check(self, data: TextData) -> TextData:
+        """``data`` with the declared class names, or a one-line UserError when its classes are not those."""
+        fix = f"replace the data with the release of {self.source}"
+        if data.class_names and data.class_names != self.class_names:
+            raise UserError(
+                f"task '{self.name}': the data's classes ({', '.join(data.class_names)}) are not the declared "
+                f"({', '.join(self.class_names)}); {fix}"
+            )
+        outside = data.labels[(data.labels < 0) | (data.labels >= len(self.class_names))]
+        if len(outside):
+            raise UserError(
+                f"task '{self.name}': the data holds label {outside[0]}, outside its "
+                f"{len(self.class_names)} classes 0..{len(self.class_names) - 1}; {fix}"
+            )
+        return dataclasses.replace(data, class_names=self.class_names)
+
 
 _TWEETEVAL_LICENSE = "TweetEval: no restrictions stated; the original task's terms and the Twitter terms apply"
 
-METADATA: dict[str, dict[str, str]] = {
-    "distress": {"citation": GOEMOTIONS_CITATION, "license": "Apache-2.0", "source": f"hf:{GOEMOTIONS_HUB}"},
-    "stress": {
-        "citation": DREADDIT_CITATION,
-        "license": "none stated (research release; Reddit content)",
-        "source": f"hf:{DREADDIT_HUB}",
-    },
-    "selfharm": {"citation": SDCNL_CITATION, "license": "none stated", "source": SDCNL_URL},
-    "support": {"citation": ESCONV_CITATION, "license": "CC BY-NC 4.0", "source": f"hf:{ESCONV_HUB}"},
-    "toxicity": {
-        "citation": OLID_CITATION,
-        "license": _TWEETEVAL_LICENSE,
-        "source": f"hf:{TWEETEVAL_HUB} (config offensive)",
-    },
-    "hate": {
-        "citation": HATEVAL_CITATION,
-        "license": _TWEETEVAL_LICENSE,
-        "source": f"hf:{TWEETEVAL_HUB} (config hate)",
-    },
-    "toxicity-davidson": {"citation": DAVIDSON_CITATION, "license": "MIT", "source": f"hf:{DAVIDSON_HUB}"},
+DATASETS = {
+    dataset.name: dataset
+    for dataset in (
+        TextDataset(
+            name="distress",
+            description="GoEmotions comments: any of disappointment, fear, grief, nervousness, remorse, sadness",
+            class_names=("no-distress", "distress"),
+            flagged_class=1,
+            license="Apache-2.0",
+            citation=("demszky2020goemotions",),
+            local_files="goemotions/{train,dev,test}.tsv",
+            read_local=read_goemotions,
+            pool=distress_from_frame,
+            hub=HubCopy(GOEMOTIONS_HUB, GOEMOTIONS_REVISION, goemotions_from_hub, GOEMOTIONS_CONFIG),
+        ),
+        TextDataset(
+            name="stress",
+            description="Dreaddit Reddit posts (one example per post): stress",
+            class_names=("no-stress", "stress"),
+            flagged_class=1,
+            license="none stated (research release; Reddit content)",
+            citation=("turcan2019dreaddit",),
+            local_files="dreaddit/dreaddit-{train,test}.csv",
+            read_local=read_dreaddit,
+            pool=stress_from_frame,
+            # Unpinned: no commit of the Hub copy could be verified offline.
+            hub=HubCopy(DREADDIT_HUB, None, dreaddit_from_hub),
+            test_size=600,  # of about 3k posts
+        ),
+        TextDataset(
+            name="selfharm",
+            description="SDCNL Reddit posts: r/SuicideWatch versus r/depression",
+            class_names=("depression", "suicide-watch"),
+            flagged_class=1,
+            license="none stated",
+            citation=("haque2021sdcnl",),
+            local_files="sdcnl/training-set.csv and sdcnl/testing-set.csv",
+            read_local=read_sdcnl,
+            pool=selfharm_from_frame,
+            hub=None,
+            url=SDCNL_URL,
+            test_size=400,  # of 1.9k posts
+        ),
+        TextDataset(
+            name="support",
+            description="ESConv support seekers (one example per conversation): emotion type; subgroup severe",
+            # The emotion types on at least MIN_EMOTION_SHARE of the conversations, sorted, then the rest merged.
+            class_names=("anger", "anxiety", "depression", "fear", "sadness", OTHER_EMOTION),
+            flagged_class=None,
+            license="CC BY-NC 4.0",
+            citation=("liu2021towards",),
+            local_files="esconv/esconv_{train,valid,test}.json",
+            read_local=read_esconv,
+            pool=support_from_records,
+            # Unpinned: no commit of the Hub copy could be verified offline.
+            hub=HubCopy(ESCONV_HUB, None, esconv_from_hub),
+            highlighted=("severe",),
+            test_size=260,  # of 1.3k conversations
+        ),
+        TextDataset(
+            name="toxicity",
+            description="OLID tweets (TweetEval): offensive",
+            class_names=("not-offensive", "offensive"),
+            flagged_class=1,
+            license=_TWEETEVAL_LICENSE,
+            citation=("zampieri2019predicting", "barbieri2020tweeteval"),
+            local_files="tweeteval/offensive/{train,val,test}_{text,labels}.txt",
+            read_local=functools.partial(read_tweeteval, task="offensive"),
+            pool=tweeteval_from_frame,
+            hub=HubCopy(TWEETEVAL_HUB, TWEETEVAL_REVISION, tweeteval_from_hub, "offensive"),
+        ),
+        TextDataset(
+            name="hate",
+            description="HatEval tweets (TweetEval): hateful",
+            class_names=("not-hateful", "hateful"),
+            flagged_class=1,
+            license=_TWEETEVAL_LICENSE,
+            citation=("basile2019semeval", "barbieri2020tweeteval"),
+            local_files="tweeteval/hate/{train,val,test}_{text,labels}.txt",
+            read_local=functools.partial(read_tweeteval, task="hate"),
+            pool=tweeteval_from_frame,
+            hub=HubCopy(TWEETEVAL_HUB, TWEETEVAL_REVISION, tweeteval_from_hub, "hate"),
+        ),
+        TextDataset(
+            name="toxicity-davidson",
+            description="Davidson et al. tweets: hate, offensive or neither",
+            class_names=("hate", "offensive", "neither"),
+            flagged_class=0,
+            license="MIT",
+            citation=("davidson2017automated",),
+            local_files=DAVIDSON_FILE,
+            read_local=read_davidson,
+            pool=davidson_from_frame,
+            hub=HubCopy(DAVIDSON_HUB, DAVIDSON_REVISION, davidson_from_hub),
+        ),
+    )
 }

@@ -22,8 +22,7 @@ from tqdm.auto import tqdm
 
 from miabench.api import Recipe
 from miabench.atomic import write_bytes
-from miabench.cache import default_root
-from miabench.data import fingerprint
+from miabench.data import cache_root, fingerprint
 from miabench.errors import UserError
 
 ENCODER_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -92,7 +91,7 @@ def cached_embeddings(texts: list[str], max_length: int, progress: bool = True) 
         np.array([max_length]),
         np.frombuffer("\0".join(texts).encode(), np.uint8),
     )
-    file = default_root() / "embeddings" / f"{key}.npy"
+    file = cache_root() / "embeddings" / f"{key}.npy"
     if file.exists():
         try:
             return np.load(file, allow_pickle=False)

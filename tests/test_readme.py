@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import miabench
+from miabench import record
 from miabench.registry import attacks, defenses, tasks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,8 +50,8 @@ def test_readme_result_tables_are_the_committed_records(folder, block):
     from miabench.report import results_table
 
     names = re.findall(r"^\| (\S+) +\|", block, flags=re.MULTILINE)[1:]  # skip the header row
-    records = [json.loads((ROOT / folder / name / "result.json").read_text()) for name in names]
-    assert all(record["miabench"]["dirty"] is False for record in records)  # run from a committed tree
+    records = [record.read(ROOT / folder / name / "result.json") for name in names]
+    assert all(written.miabench.dirty is False for written in records)  # run from a committed tree
     assert results_table(records) in block
 
 
@@ -65,11 +67,8 @@ def test_frontier_tables_are_the_committed_records(folder, block):
     from miabench import frontier
 
     settings = [point["setting"] for point in json.loads((ROOT / folder / "frontier.json").read_text())]
-    runs = [
-        (setting, [json.loads(path.read_text()) for path in sorted((ROOT / folder / setting).glob("*/result.json"))])
-        for setting in settings
-    ]
-    assert all(record["miabench"]["dirty"] is False for _, records in runs for record in records)
+    runs = [(setting, list(miabench.load(ROOT / folder / setting))) for setting in settings]
+    assert all(written.miabench.dirty is False for _, records in runs for written in records)
     assert frontier.table([frontier.point(setting, records) for setting, records in runs]) in block
 
 
@@ -93,3 +92,24 @@ def test_readme_leaderboard_is_the_build_of_the_entries():
 
     block = README.split("<!-- leaderboard -->\n")[1].split("\n<!-- /leaderboard -->")[0]
     assert block == build.markdown(build.load(), top=3, level=3).rstrip("\n")
+
+
+def test_the_readme_python_example_runs(data_dir, tmp_path, monkeypatch, capsys):
+    code = README.split("## Python API")[1].split("```python\n")[1].split("\n```")[0]
+    monkeypatch.chdir(tmp_path)  # it writes miabench-results/quick there
+    monkeypatch.setenv("MIABENCH_DATA_DIR", str(Path(data_dir).resolve()))
+    monkeypatch.setenv("MIABENCH_CACHE_DIR", str(tmp_path / "cache"))
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the README's own example, run as a user would
+    out = capsys.readouterr().out
+    assert "| lira " in out and "tpr@1%fpr" in out
+    assert (tmp_path / "miabench-results" / "quick" / "lira" / "result.json").is_file()
+
+
+def test_the_example_configs_are_valid_run_specs():
+    from miabench import spec
+
+    for path in sorted((ROOT / "examples").glob("*.toml")):
+        config = spec.read_config(path)
+        defenses = config.pop("defense", "none")
+        defenses = [defenses] if isinstance(defenses, str) else defenses
+        spec.sweep(defenses, config.pop("params"), config.pop("out", None), **config)  # refuses a bad one

@@ -1,0 +1,95 @@
+"""What a record reports, computed from an attack's scores and the models' outputs: the metrics
+across targets (overall, per subgroup, and on an attack's chosen subset), utility, defense facts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from miabench import metrics
+from miabench.errors import UserError
+
+
+def measure(scores: np.ndarray, members: np.ndarray, seed: int, within: np.ndarray | None = None):
+    """Aggregated metrics across targets, and the per-target metrics, on the challenge examples.
+
+    ``within`` ([N] or [K, N] bool) narrows the examples further (a subgroup, or the
+    candidates an attack chose); each target's ROC uses the non-members inside it.
+    """
+    keep = np.broadcast_to(members.any(axis=0), members.shape)  # auxiliary examples are known non-members
+    if within is not None:
+        keep = keep & within
+    # A narrowed set may hold no member (or no non-member) for some target: its ROC is undefined there.
+    defined = [k for k in range(len(scores)) if members[k, keep[k]].any() and (~members[k, keep[k]]).any()]
+    if not defined:
+        raise UserError("no target has both members and non-members among the examples judged; widen the selection")
+    per_target = [{"target": k, **metrics.target_metrics(scores[k, keep[k]], members[k, keep[k]])} for k in defined]
+    aggregated = metrics.aggregate(per_target, seed=seed)
+    aggregated["targets"] = len(defined)
+    aggregated["examples"] = float(keep[defined].sum(axis=1).mean())  # judged per target, on average
+    return aggregated, per_target
+
+
+def attack_metrics(scores: np.ndarray, chosen: np.ndarray | None, members: np.ndarray, subgroups: dict, seed: int):
+    """The record's metric fields for one attack.
+
+    An attack that judged a subset (``chosen``) is measured on it, and the same
+    scores on all candidates are reported beside as ``base_metrics`` with the
+    ``amplification`` of TPR at each FPR.
+    """
+    out = {}
+    out["metrics"], out["per_target"] = measure(scores, members, seed, chosen)
+    by_subgroup = {}
+    for name, mask in subgroups.items():
+        keep = mask if chosen is None else chosen & mask
+        try:
+            by_subgroup[name] = measure(scores, members, seed, keep)[0]
+        except UserError:  # e.g. a class too small to hold both sides for any target
+            by_subgroup[name] = None
+    out["metrics_by_subgroup"] = by_subgroup
+    if chosen is not None:
+        base = measure(scores, members, seed)[0]
+        out["base_metrics"] = base
+        out["amplification"] = {
+            alpha: ratio(out["metrics"]["tpr_at_fpr"][alpha]["mean"], base["tpr_at_fpr"][alpha]["mean"])
+            for alpha in base["tpr_at_fpr"]
+        }
+    return out
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator > 0 else None
+
+
+def facts(per_model: dict[str, list[float]]) -> dict:
+    """A defense's facts per model (e.g. the accountant's epsilon) as mean, std and the values."""
+    return {
+        name: {"mean": float(np.mean(values)), "std": float(np.std(values)), "per_model": list(values)}
+        for name, values in per_model.items()
+    }
+
+
+def utility(test_logits: np.ndarray | None, test_labels, class_names=(), flagged: int | None = None) -> dict | None:
+    """From served test outputs ``[K, M, C]``: test accuracy, balanced accuracy and each class's recall
+    (``flagged``: the class a safety classifier flags), as mean and std over the K models."""
+
+    def spread(values: np.ndarray) -> dict | None:
+        if np.isnan(values).any():
+            return None  # a class absent from the test set has no recall
+        return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+
+    if test_logits is None:
+        return None
+    correct = test_logits.argmax(-1) == test_labels  # [K, M]
+    classes = test_logits.shape[-1]
+    per_class = np.eye(classes)[test_labels]  # [M, C]
+    with np.errstate(invalid="ignore"):
+        recall = (correct @ per_class) / per_class.sum(0)  # [K, C]; NaN where a class is absent
+    names = class_names or [str(c) for c in range(classes)]
+    out = {
+        "test_accuracy": spread(correct.mean(1)),
+        "balanced_accuracy": spread(np.nanmean(recall, axis=1)),
+        "recall": {f"class:{name}": spread(recall[:, c]) for c, name in enumerate(names)},
+    }
+    if flagged is not None:
+        out["recall"]["flagged"] = spread(recall[:, flagged])
+    return out
