@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from miabench import citations
+from miabench.errors import UserError
 from miabench.params import declarations
 from miabench.registry import defenses
 
@@ -64,3 +65,95 @@ def test_each_defense_changes_what_the_attacker_sees(undefended, run_defense, na
     assert record.timings.cache_hit == defense.serving_only
     assert 0 <= record.utility.test_accuracy.mean <= 1
     assert isinstance(record.defense.facts, dict)
+
+
+BAD_PARAMETERS = [
+    ("advreg", {"weight": "-1"}),
+    ("advreg", {"attack_steps": "0"}),
+    ("advreg", {"attack_lr": "0"}),
+    ("crl", {"temperature": "-1"}),
+    ("crl", {"center_momentum": "0"}),
+    ("crl", {"center_momentum": "1.5"}),
+    ("crl", {"center_weight": "0"}),
+    ("dpsgd", {"epsilon": "0"}),
+    ("dpsgd", {"epsilon": "-1"}),
+    ("dpsgd", {"epsilon": "inf"}),
+    ("dpsgd", {"epsilon": "nan"}),
+    ("dpsgd", {"delta": "1.5"}),
+    ("dpsgd", {"delta": "0"}),
+    ("dpsgd", {"max_grad_norm": "0"}),
+    ("dropout", {"p": "0"}),
+    ("dropout", {"p": "1"}),
+    ("dropout", {"p": "nan"}),
+    ("early-stopping", {"patience": "0"}),
+    ("early-stopping", {"validation": "0"}),
+    ("early-stopping", {"validation": "1"}),
+    ("label-smoothing", {"epsilon": "0"}),
+    ("label-smoothing", {"epsilon": "1.5"}),
+    ("memguard", {"epsilon": "0"}),
+    ("memguard", {"epsilon": "3"}),
+    ("memguard", {"epsilon": "nan"}),
+    ("outlier-aware", {"strategy": "forget"}),
+    ("outlier-aware", {"fraction": "0"}),
+    ("outlier-aware", {"fraction": "1"}),
+    ("outlier-aware", {"weight": "1"}),
+    ("outlier-aware", {"noise": "0"}),
+    ("relaxloss", {"alpha": "0"}),
+    ("relaxloss", {"alpha": "inf"}),
+    ("selena", {"submodels": "1"}),
+    ("selena", {"excluded": "0"}),
+    ("selena", {"submodels": "4", "excluded": "4"}),
+    ("selena", {"submodels": "4", "excluded": "5"}),
+    ("output-noise", {"sigma": "0"}),
+    ("output-noise", {"sigma": "inf"}),
+    ("rounding", {"decimals": "-1"}),
+    ("rounding", {"decimals": "0.5"}),
+    ("top-k", {"k": "0"}),
+    ("top-k", {"k": "true"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "params"), BAD_PARAMETERS, ids=[f"{n}-{'-'.join(p)}={'-'.join(p.values())}" for n, p in BAD_PARAMETERS]
+)
+def test_a_bad_parameter_is_refused_in_one_line_naming_the_defense_and_the_parameter(name, params):
+    with pytest.raises(UserError) as error:
+        defenses.create(name, params)
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"defense '{name}' parameter '")
+    assert any(f"'{key}'" in message for key in params)
+
+
+@pytest.mark.parametrize(("name", "margin"), [("advreg", 0.03), ("selena", 0.1)])
+def test_an_adversarial_defense_changes_training_keeps_utility_and_leaks_less(runs_of, name, margin):
+    plain, defended = runs_of("adversarial", "none"), runs_of("adversarial", name)
+    assert defended["loss"].config_hash != plain["loss"].config_hash
+    assert not np.allclose(defended.scores(), plain.scores())
+    accuracy = defended["lira"].utility.test_accuracy.mean
+    assert accuracy > 0.4  # chance is 1/30; undefended reaches about 0.63
+    assert accuracy > plain["lira"].utility.test_accuracy.mean - 0.1
+    for attack in ("loss", "lira"):
+        before, after = plain[attack].metrics.auc.mean, defended[attack].metrics.auc.mean
+        assert after < before - margin, f"{name}: {attack} AUC {after:.3f} vs {before:.3f} undefended"
+
+
+# Regularizers at their defaults on Location-30 (K = 4, 12 epochs): the margin by which LiRA's AUC falls below the
+# undefended models' (None: no claim; RelaxLoss and label smoothing at their defaults do not lower it).
+REGULARIZERS = [
+    ("crl", 0.03),
+    ("dropout", 0.03),
+    ("early-stopping", 0.0),
+    ("relaxloss", None),
+    ("label-smoothing", None),
+]
+
+
+@pytest.mark.parametrize(("name", "margin"), REGULARIZERS)
+def test_a_regularizer_trains_stacked_changes_the_models_and_keeps_useful_utility(runs_of, name, margin):
+    defense = defenses.create(name)
+    assert not type(defense).serving_only and type(defense).stacks and defense.training_config()["name"] == name
+    run, plain = runs_of("regularizers", name), runs_of("regularizers", "none")
+    assert not np.allclose(run.signals.logits, plain.signals.logits), f"{name} trained the same models"
+    assert run["lira"].utility.test_accuracy.mean > 9 / 30  # far above chance (1/30), against ~0.63 undefended
+    if margin is not None:
+        assert run["lira"].metrics.auc.mean < plain["lira"].metrics.auc.mean - margin

@@ -1,6 +1,5 @@
 """Dropout: layers after every activation, active only in training; on real models it lowers LiRA's AUC."""
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -8,29 +7,6 @@ from torch import nn
 from miabench import engine
 from miabench.errors import UserError
 from miabench.registry import defenses, tasks
-
-CHANCE = 1 / 30
-
-
-def test_registers_and_trains_stacked():
-    defense = defenses.create("dropout")
-    assert not type(defense).serving_only and type(defense).stacks
-    assert defense.training_config()["name"] == "dropout"
-
-
-@pytest.mark.parametrize("params", [{"p": "0"}, {"p": "1"}, {"p": "nan"}])
-def test_bad_parameters_are_one_line_user_errors(params):
-    with pytest.raises(UserError) as error:
-        defenses.create("dropout", params)
-    message = str(error.value)
-    assert "\n" not in message and "'dropout'" in message and "'p'" in message
-
-
-def test_changes_training_keeps_useful_utility_and_lowers_lira_auc(runs_of):
-    run, plain = runs_of("regularizers", "dropout"), runs_of("regularizers", "none")
-    assert not np.allclose(run.signals.logits, plain.signals.logits), "dropout trained the same models"
-    assert run["lira"].utility.test_accuracy.mean > 9 * CHANCE  # far above chance, against ~0.63 undefended
-    assert run["lira"].metrics.auc.mean < plain["lira"].metrics.auc.mean - 0.03
 
 
 def test_dropout_layers_follow_every_activation_and_act_only_in_training():

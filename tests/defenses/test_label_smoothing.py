@@ -1,28 +1,10 @@
 """Label smoothing: PyTorch's smoothed cross-entropy; on real models it caps members' confidence."""
 
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
 
-from miabench.errors import UserError
 from miabench.registry import defenses
-
-CHANCE = 1 / 30
-
-
-def test_registers_and_trains_stacked():
-    defense = defenses.create("label-smoothing")
-    assert not type(defense).serving_only and type(defense).stacks
-    assert defense.training_config()["name"] == "label-smoothing"
-
-
-@pytest.mark.parametrize("params", [{"epsilon": "0"}, {"epsilon": "1.5"}])
-def test_bad_parameters_are_one_line_user_errors(params):
-    with pytest.raises(UserError) as error:
-        defenses.create("label-smoothing", params)
-    message = str(error.value)
-    assert "\n" not in message and "'label-smoothing'" in message and "epsilon" in message
 
 
 def test_loss_is_each_models_mean_smoothed_cross_entropy():
@@ -30,12 +12,6 @@ def test_loss_is_each_models_mean_smoothed_cross_entropy():
     loss = defenses.create("label-smoothing", {"epsilon": "0.2"}).loss(logits, labels)
     expected = torch.stack([F.cross_entropy(logits[g], labels[g], label_smoothing=0.2) for g in range(2)])
     torch.testing.assert_close(loss, expected)
-
-
-def test_changes_training_and_keeps_useful_utility(runs_of):
-    run, plain = runs_of("regularizers", "label-smoothing"), runs_of("regularizers", "none")
-    assert not np.allclose(run.signals.logits, plain.signals.logits), "label-smoothing trained the same models"
-    assert run["lira"].utility.test_accuracy.mean > 9 * CHANCE  # far above chance, against ~0.63 undefended
 
 
 def test_label_smoothing_caps_member_confidence(runs_of):

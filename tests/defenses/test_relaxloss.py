@@ -2,35 +2,11 @@
 the epoch parity; on real models members' loss holds near alpha and the loss gap narrows."""
 
 import numpy as np
-import pytest
 import torch
 
 from miabench import harness
 from miabench.defenses import relaxloss as relaxloss_module
-from miabench.errors import UserError
 from miabench.registry import defenses
-
-CHANCE = 1 / 30
-
-
-def test_registers_and_trains_stacked():
-    defense = defenses.create("relaxloss")
-    assert not type(defense).serving_only and type(defense).stacks
-    assert defense.training_config()["name"] == "relaxloss"
-
-
-@pytest.mark.parametrize("params", [{"alpha": "0"}, {"alpha": "inf"}])
-def test_bad_parameters_are_one_line_user_errors(params):
-    with pytest.raises(UserError) as error:
-        defenses.create("relaxloss", params)
-    message = str(error.value)
-    assert "\n" not in message and "'relaxloss'" in message and "alpha" in message
-
-
-def test_changes_training_and_keeps_useful_utility(runs_of):
-    run, plain = runs_of("regularizers", "relaxloss"), runs_of("regularizers", "none")
-    assert not np.allclose(run.signals.logits, plain.signals.logits), "relaxloss trained the same models"
-    assert run["lira"].utility.test_accuracy.mean > 9 * CHANCE  # far above chance, against ~0.63 undefended
 
 
 def test_relaxloss_holds_members_near_alpha_and_narrows_the_gap(runs_of):
