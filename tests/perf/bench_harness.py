@@ -14,13 +14,16 @@ JSON with the device name.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
 from pathlib import Path
 
+import miabench
 from miabench import device as devices
-from miabench import engine, results, runner
+from miabench import record, runner
+from miabench.api import STRATEGIES
 from miabench.cache import SignalsCache
 from miabench.data import data_dir
 from miabench.harness import Setup, compute_signals
@@ -30,30 +33,30 @@ from miabench.registry import defenses, tasks
 ATTACKS = ("lira", "lira-offline", "rmia")
 
 
-def summary(record: dict) -> dict:
-    return {"auc": record["metrics"]["auc"]["mean"], "tpr_at_1%_fpr": record["metrics"]["tpr_at_fpr"]["0.01"]["mean"]}
+def summary(record) -> dict:
+    return {"auc": record.metrics.auc.mean, "tpr_at_1%_fpr": record.metrics.tpr_at_fpr["0.01"].mean}
 
 
 def end_to_end(args, params: dict, cache: Path, out: Path) -> dict:
     started = time.perf_counter()
-    records = runner.run(
-        task=args.task, attacks=ATTACKS, models=args.models, params=params, profile=args.profile,
+    records = miabench.evaluate(
+        task=args.task, attacks=ATTACKS, models=args.models, params=params, track=args.profile,
         data_dir=args.data_dir, cache_dir=cache, out=out, progress=False, device=args.device,
     )  # fmt: skip
     total = time.perf_counter() - started
     first = records[0]
-    stages = {"train_and_signals": first["timings"]["train_seconds"]}
-    stages |= {record["attack"]["name"]: record["timings"]["attack_seconds"] for record in records}
+    stages = {"train_and_signals": first.timings.train_seconds}
+    stages |= {record.attack.name: record.timings.attack_seconds for record in records}
     stages["loading_and_records"] = total - sum(stages.values())
     stages["total"] = total
     return {
         "stages_seconds": {name: round(value, 2) for name, value in stages.items()},
-        "strategy": first["timings"]["strategy"],
-        "models": first["models"],
-        "test_accuracy": first["utility"]["test_accuracy"],
-        "metrics": {record["attack"]["name"]: summary(record) for record in records},
-        "environment": first["environment"],
-        "recipe": first["recipe"],
+        "strategy": first.timings.strategy,
+        "models": first.models,
+        "test_accuracy": first.utility.test_accuracy.model_dump(),
+        "metrics": {record.attack.name: summary(record) for record in records},
+        "environment": first.environment.model_dump(exclude_none=True),
+        "recipe": dataclasses.asdict(first.recipe),
     }
 
 
@@ -77,7 +80,7 @@ def train_only(setup: Setup, strategy: str, models: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="cifar10")
-    parser.add_argument("--profile", default="auto", help="cpu, gpu or auto")
+    parser.add_argument("--track", "--profile", dest="profile", default="auto", help="cpu, gpu or auto")
     parser.add_argument("--models", type=int, help="K (default: the track's)")
     parser.add_argument("--epochs", type=int, help="fewer epochs than the track's, for a quick run")
     parser.add_argument("--sequential-models", type=int, default=4, help="models trained one at a time")
@@ -87,7 +90,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks"))
     args = parser.parse_args()
 
-    profile, device = runner.resolve_profile(args.profile, args.device)
+    profile, device = runner.resolve_track(args.profile, args.device)
     args.profile = profile
     params = {f"{args.task}.{k}": str(v) for k, v in runner.track_params(tasks.entry(args.task).component_class,
                                                                          profile).items()}  # fmt: skip
@@ -113,18 +116,18 @@ def main() -> None:
         "task": args.task,
         "profile": profile,
         "device": devices.describe(device),
-        "environment": results.environment(devices.hardware(device)),
+        "environment": record.environment(devices.hardware(device)),
         "end_to_end": whole,
         "strategies": strategies,
         "speedup_vs_sequential": {
             name: round(outcome["models_per_minute"] / sequential, 2) for name, outcome in strategies.items()
         },
         "fastest": fastest,
-        "strategy_choices": engine.STRATEGIES,
+        "strategy_choices": STRATEGIES,
     }
     name = f"harness-{profile}-{args.task}-K{k}" + (f"-epochs{args.epochs}" if args.epochs else "")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{name}.json").write_text(json.dumps(results.json_safe(report), indent=2) + "\n")
+    (args.out / f"{name}.json").write_text(json.dumps(record.json_safe(report), indent=2) + "\n")
     print(f"speed-up over sequential: {report['speedup_vs_sequential']}; fastest: {fastest}")
     print(f"written to {args.out / name}.json")
 
