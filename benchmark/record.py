@@ -11,6 +11,7 @@ leaderboard, with its provenance and mean ROC.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -218,10 +219,6 @@ class Record(Schema):
     timings: Timings
     scores_file: ScoresFile
 
-    @property
-    def track_name(self) -> str:
-        return self.track.name or "signals file"
-
     def summary(self) -> dict:
         """The headline metrics as one flat row (what ``Results.frame()`` shows)."""
         row = {"task": self.task.name, "defense": self.defense.name if self.defense else None}
@@ -340,13 +337,12 @@ def attack_info(attack, queries: int) -> dict:
     threat = attack.threat_model()
     threat_model = {"access": threat.access, "min_references": threat.min_references, "online": threat.online,
                     "auxiliary": threat.auxiliary, "queries": int(threat.queries)}  # fmt: skip
-    return {"name": attack.name, "params": params_of(attack), "threat_model": threat_model, "queries": int(queries)}
-
-
-def params_of(component) -> dict:
-    import dataclasses
-
-    return dataclasses.asdict(component)
+    return {
+        "name": attack.name,
+        "params": dataclasses.asdict(attack),
+        "threat_model": threat_model,
+        "queries": int(queries),
+    }
 
 
 def build(run: dict, attack, outcome: dict, scores_sha256: str, scores_path: str | None) -> Record:
@@ -358,7 +354,9 @@ def build(run: dict, attack, outcome: dict, scores_sha256: str, scores_path: str
         **{key: value for key, value in run.items() if key not in ("config", "command", "train_timings")},
         "attack": attack_info(attack, outcome["queries"]),
         "citation": {**run["citation"], "attack": list(attack.citation)},
-        "config_hash": config_hash({**run["config"], "attack": {"name": attack.name, "params": params_of(attack)}}),
+        "config_hash": config_hash(
+            {**run["config"], "attack": {"name": attack.name, "params": dataclasses.asdict(attack)}}
+        ),
         **{key: outcome.get(key) for key in fields},
         "timings": {**run["train_timings"], "attack_seconds": outcome["attack_seconds"]},
         "scores_file": {"path": scores_path, "sha256": scores_sha256, "command": run["command"]},
@@ -376,7 +374,7 @@ def stated_config(record: Record) -> dict:
         return {"signals": record.task.data_fingerprint, "attack": attack}
     defense = defenses.create(record.defense.name, record.defense.params).training_config()
     task = record.task.model_dump(include={"name", "version", "params", "model_family", "data_fingerprint"})
-    config = run_config(task, defense, params_of(record.recipe), record.plan_hash, record.models, record.seed,
+    config = run_config(task, defense, dataclasses.asdict(record.recipe), record.plan_hash, record.models, record.seed,
                         record.precision)  # fmt: skip
     return {**config, "attack": attack}
 
@@ -436,7 +434,7 @@ def upgrade(data: dict) -> dict:
         },
         "defense": None if old.get("defense") is None else {"facts": {}, **old["defense"]},
         "attack": {**old["attack"], "threat_model": _threat_model(old["attack"])},
-        "recipe": None if old.get("recipe") is None else params_of(Recipe(**old["recipe"])),
+        "recipe": None if old.get("recipe") is None else dataclasses.asdict(Recipe(**old["recipe"])),
         "precision": None if signals_file else old.get("precision", "fp32" if device == "cpu" else "bf16"),
         "plan_leaks": old.get("plan_leaks", False),
         "environment": {"cpu": None, "threads": None, "fingerprint": None, **old["environment"]},
