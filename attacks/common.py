@@ -13,6 +13,7 @@ from scipy.special import logsumexp
 from miabench.api import Attack, AttackView, ThreatModel
 from miabench.errors import UserError
 
+
 @dataclass
 class TargetStatistic(Attack):
     """An attack that thresholds a statistic of the target's own outputs; it needs no reference model.

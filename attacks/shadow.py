@@ -23,6 +23,7 @@ from miabench.registry import attacks
 SEED = 0  # of the row subsample and the solver
 MIN_LOG_PROB = -100.0  # log-probabilities below this are clipped, keeping the features well scaled
 
+
 def identity_log_probs(outputs: np.ndarray) -> np.ndarray:
     """[K, N, C] float32: the log-probability vector of the identity view, clipped below."""
     return np.maximum(outputs[:, :, 0, :], MIN_LOG_PROB).astype(np.float32)

@@ -9,8 +9,10 @@ which papers to cite (``citation``: keys of :mod:`miabench.citations`).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -71,6 +73,15 @@ STRATEGIES = ("stacked", "grouped", "sequential")  # how a group of models train
 
 
 @dataclass(frozen=True)
+class DataPin:
+    """The population a task version is defined on for one track: its size N and the sha256
+    fingerprint a run computes (:attr:`Population.fingerprint`)."""
+
+    examples: int  # N
+    fingerprint: str  # 64 hex digits
+
+
+@dataclass(frozen=True)
 class TaskMetadata:
     """What a task is, where its data comes from, and how to cite it (after MTEB)."""
 
@@ -87,10 +98,18 @@ class TaskMetadata:
     flagged_class: int | None = None  # the class a safety classifier flags: reported as subgroup "flagged"
     revision: str | None = None  # the pinned commit of the public source on the Hugging Face Hub
     highlighted: tuple[str, ...] = ()  # subgroups reported beside the overall numbers; "flagged" when a class is
+    # The data this version is defined on, per track (of TRACKS): a record's examples and data_fingerprint
+    # must match its track's pin. A track without one is unpinned. Left out of the hash: metadata stays hashable.
+    pinned_data: Mapping[str, DataPin] = dataclasses.field(default_factory=dict, hash=False)
 
     def __post_init__(self):
         if self.flagged_class is not None and "flagged" not in self.highlighted:
             object.__setattr__(self, "highlighted", ("flagged", *self.highlighted))
+        object.__setattr__(self, "pinned_data", MappingProxyType(dict(self.pinned_data)))  # frozen like the rest
+
+    def pin(self, track: str) -> DataPin | None:
+        """The data the task version is defined on for ``track``, or None where that track is unpinned."""
+        return self.pinned_data.get(track)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -138,6 +157,11 @@ class Task(Component):
     @property
     def model_family(self) -> str:
         return self.metadata.model_family
+
+    def pinned_data(self, track: str) -> DataPin | None:
+        """The data this task version is defined on for ``track``; without a GPU profile both tracks load the same."""
+        pin = self.metadata.pin(track)
+        return pin if pin is not None or self.gpu_profile is not None else self.metadata.pin("cpu")
 
     def profile(self, name: str = "cpu") -> Profile:
         """The track ``name`` (one of TRACKS): the pinned recipe and default K unless the task has a GPU profile."""
@@ -213,6 +237,11 @@ class Defense(Component):
         """Train ``job`` (a :class:`miabench.engine.TrainingJob`); return facts per model, e.g. ``{"epsilon": [G]}``."""
         job.train(loss=lambda logits, idx: self.loss(logits, job.y[idx]))
         return {}
+
+    def expected_facts(self, recipe: Recipe, members: np.ndarray) -> dict[str, list[float]] | None:
+        """The facts ``fit`` reports for each model of a plan (``members [K, N]``), recomputed without
+        training, so that a record's facts can be checked; None when they cannot be."""
+        return None
 
     def fit_serving(self, logits: np.ndarray, labels: np.ndarray, members: np.ndarray) -> None:
         """Fit what serving needs from the population's cube ``[K, N, A, C]`` and the whole plan

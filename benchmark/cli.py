@@ -74,12 +74,16 @@ def parser() -> argparse.ArgumentParser:
 
     board = sub.add_parser("leaderboard", help="validate, build, verify, push or pull the leaderboard")
     board_sub = board.add_subparsers(dest="action", required=True)
-    check = board_sub.add_parser("validate", help="check entries: schema, config and plan hashes, seeds, metrics")
+    check = board_sub.add_parser("validate", help="check entries: schema, names, hashes, data, times, ledger, metrics")
     check.add_argument("paths", nargs="*", type=Path, help="entry files or folders (default: every entry)")
+    check.add_argument("--scores", type=Path, action="append", default=[], metavar="DIR",
+                       help="a published copy (e.g. 'leaderboard pull --out DIR'), whose entries/ holds score files")  # fmt: skip
     render = board_sub.add_parser("build", help="tables (Markdown, CSV, JSON, LaTeX), BibTeX and the web page")
     render.add_argument("--out", type=Path, default=Path("leaderboard-site"), help="output folder")
     render.add_argument("paths", nargs="*", type=Path, help="entry files or folders (default: every entry)")
-    check_again = board_sub.add_parser("verify", help="re-run an entry's config and mark it verified if it matches")
+    check_again = board_sub.add_parser(
+        "verify", help="re-run an entry's config; record it in the verified ledger if it matches"
+    )
     check_again.add_argument("entry", type=Path)
     check_again.add_argument("--by", required=True, help="who verified it")
     check_again.add_argument("--data-dir", type=Path, help="local dataset folder (default: $MIABENCH_DATA_DIR)")
@@ -90,6 +94,7 @@ def parser() -> argparse.ArgumentParser:
     fetch = board_sub.add_parser("pull", help="download a published leaderboard and render it offline")
     fetch.add_argument("--repo", required=True)
     fetch.add_argument("--out", type=Path, default=Path("leaderboard-pulled"))
+    fetch.add_argument("--force", action="store_true", help="replace the entries already in --out")
 
     cite = sub.add_parser("cite", help="the BibTeX to cite: the benchmark and the named components")
     cite.add_argument("--task")
@@ -193,16 +198,24 @@ def execute(args: argparse.Namespace) -> None:
 
 
 def leaderboard(args: argparse.Namespace) -> None:
-    from miabench.leaderboard import build, entries, site, validate
+    from miabench.leaderboard import build, entries, official, site, validate
 
     if args.action == "validate":
-        from miabench.leaderboard.submit import scores_beside
-
-        failed = 0
-        for path in entries.find(args.paths):
-            problems = validate.validate_file(path, scores_beside(path))
+        found = entries.find(args.paths)
+        if not found:
+            where = ", ".join(map(str, args.paths)) or str(entries.ENTRIES_DIR)
+            raise UserError(f"no entries (*.json) under {where}: give entry files or folders of them")
+        roots = [root / "entries" for root in args.scores]
+        failed = unofficial = 0
+        for path in found:
+            problems = validate.validate_file(path, validate.scores_for(path, roots))
             failed += bool(problems)
             print(f"ok    {path}" if not problems else "\n".join(f"FAIL  {path}: {line}" for line in problems))
+            if not problems:
+                reasons = official.reasons(entries.read(path))
+                unofficial += bool(reasons)
+                print("".join(f"      unofficial (listed apart, not ranked): {line}\n" for line in reasons), end="")
+        print(f"{len(found)} entries: {len(found) - failed} valid ({unofficial} of them unofficial), {failed} failed")
         if failed:
             raise UserError(f"{failed} entries failed validation (one line each above); fix or resubmit them")
     elif args.action == "build":
@@ -212,8 +225,9 @@ def leaderboard(args: argparse.Namespace) -> None:
     elif args.action == "verify":
         from miabench.leaderboard import verify
 
-        verify.verify(args.entry, args.by, args.data_dir, args.cache_dir)
-        print(f"verified: {args.entry}")
+        line = verify.verify(args.entry, args.by, args.data_dir, args.cache_dir)
+        largest = ", ".join(f"{kind} {value:.2g}" for kind, value in line.largest_difference.items())
+        print(f"verified: {args.entry} (largest differences: {largest}); commit leaderboard/verified.json")
     elif args.action == "push":
         from miabench.leaderboard import hub
 
@@ -221,7 +235,7 @@ def leaderboard(args: argparse.Namespace) -> None:
     elif args.action == "pull":
         from miabench.leaderboard import hub
 
-        written = hub.pull(args.repo, args.out)
+        written = hub.pull(args.repo, args.out, force=args.force)
         print(f"entries in {args.out / 'entries'}; rendered: " + ", ".join(str(path) for path in written))
 
 

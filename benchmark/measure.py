@@ -69,7 +69,14 @@ def facts(per_model: dict[str, list[float]]) -> dict:
 
 
 def utility(test_logits: np.ndarray | None, test_labels, class_names=(), flagged: int | None = None) -> dict | None:
-    """From served test outputs ``[K, M, C]``: test accuracy, balanced accuracy and each class's recall
+    """From served test outputs ``[K, M, C]``: see :func:`utility_of_predictions`."""
+    if test_logits is None:
+        return None
+    return utility_of_predictions(test_logits.argmax(-1), test_labels, test_logits.shape[-1], class_names, flagged)
+
+
+def utility_of_predictions(predictions: np.ndarray, test_labels, classes: int, class_names=(), flagged=None) -> dict:
+    """From the predicted classes ``[K, M]``: test accuracy, balanced accuracy and each class's recall
     (``flagged``: the class a safety classifier flags), as mean and std over the K models."""
 
     def spread(values: np.ndarray) -> dict | None:
@@ -77,10 +84,7 @@ def utility(test_logits: np.ndarray | None, test_labels, class_names=(), flagged
             return None  # a class absent from the test set has no recall
         return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
 
-    if test_logits is None:
-        return None
-    correct = test_logits.argmax(-1) == test_labels  # [K, M]
-    classes = test_logits.shape[-1]
+    correct = predictions == test_labels  # [K, M]
     per_class = np.eye(classes)[test_labels]  # [M, C]
     with np.errstate(invalid="ignore"):
         recall = (correct @ per_class) / per_class.sum(0)  # [K, C]; NaN where a class is absent
@@ -93,3 +97,16 @@ def utility(test_logits: np.ndarray | None, test_labels, class_names=(), flagged
     if flagged is not None:
         out["recall"]["flagged"] = spread(recall[:, flagged])
     return out
+
+
+ROC_GRID = np.round(np.logspace(-4, 0, 33), 8)  # FPRs from 0.01% to 1, for log-log plots
+
+
+def mean_roc(scores: np.ndarray, members: np.ndarray, chosen: np.ndarray | None = None) -> dict:
+    """The ROC averaged over the targets on ROC_GRID, on the examples the metrics judge (for the web page)."""
+    keep = np.broadcast_to(members.any(axis=0), members.shape)  # auxiliary examples are not judged
+    if chosen is not None:
+        keep = keep & chosen
+    curves = [metrics.tpr_on_grid(scores[k, keep[k]], members[k, keep[k]], ROC_GRID) for k in range(len(scores))
+              if members[k, keep[k]].any() and (~members[k, keep[k]]).any()]  # fmt: skip
+    return {"fpr": ROC_GRID.tolist(), "tpr": np.round(np.mean(curves, axis=0), 6).tolist()}

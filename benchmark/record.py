@@ -231,15 +231,24 @@ class Record(Schema):
         return json_safe(self.model_dump())
 
 
-class Provenance(Schema):
+class Submission(Schema):
+    """One submission of an entry's configuration: who, when, from which commit, and the record's hash."""
+
     submitted_by: str
     submitted: str
-    status: Literal["pending", "verified"]
+    commit: str | None
+    sha256: str  # of the entry as submitted (leaderboard.ledger.content_sha256)
+
+
+class Provenance(Schema):
+    """Who submitted the entry, and the earlier submissions it replaced. Whether it is verified is not
+    the entry's to say: the maintainers' ledger (leaderboard/verified.json) holds that."""
+
+    submitted_by: str
+    submitted: str
     commit: str | None
     scores_url: str | None
-    verified_by: str | None = None
-    verified: str | None = None
-    verified_commit: str | None = None
+    history: list[Submission] = []  # earlier submissions of this configuration, oldest first
 
 
 class Roc(Schema):
@@ -450,9 +459,12 @@ def upgrade(data: dict) -> dict:
         new[key] = old[key]
     # The oldest records list every target in order, without its index.
     new["per_target"] = [{"target": k, **target} for k, target in enumerate(old["per_target"])]
-    for key in ("provenance", "roc"):  # an entry's
-        if key in old:
-            new[key] = old[key]
+    if "provenance" in old:  # an entry's; its verification, if any, is the ledger's to hold now
+        stated = old["provenance"]
+        new["provenance"] = {key: stated.get(key) for key in ("submitted_by", "submitted", "commit", "scores_url")}
+        new["provenance"]["history"] = []
+    if "roc" in old:
+        new["roc"] = old["roc"]
     record = Record.model_validate({**_record_fields(new), "config_hash": "", "scores_file": _scores(old)})
     new["config_hash"] = config_hash(stated_config(record))
     spec = None if signals_file else _command(record)

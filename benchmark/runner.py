@@ -123,6 +123,14 @@ def run(spec: RunSpec) -> list[record.Record]:
     task, defense = prepared.task, prepared.defense
     data_root = resolve_data_dir(spec.data_dir)
     population = task.load(data_root, spec.progress)
+    pin = prepared.reference_task.pinned_data(prepared.track)
+    if pin is not None and task == prepared.reference_task and population.fingerprint != pin.fingerprint:
+        warnings.warn(
+            f"the {spec.task} data loaded (fingerprint {population.fingerprint[:12]}…) is not the copy task version "
+            f"{task.metadata.version} is defined on ({pin.fingerprint[:12]}…): the results are not comparable with the "
+            "board's, and the leaderboard refuses them; use the documented copy (MIABENCH_DATA_DIR)",
+            stacklevel=2,
+        )
     auxiliary = round(task.auxiliary_fraction * len(population))
     plan = MembershipPlan.balanced(prepared.models, len(population), spec.seed, auxiliary)
     recipe = defense.training_recipe(task.recipe(prepared.track))
@@ -157,6 +165,7 @@ def run(spec: RunSpec) -> list[record.Record]:
     } | sizes(signals, plan, spec.seed)  # fmt: skip
     groups = api.subgroups(signals.labels, meta, population.subgroups)
     groups["outliers"] = outlier_mask(population.x, signals.labels)
+    evidence = evidence_arrays(groups, served_test, signals.test_labels)
     records = []
     for attack in prepared.attacks:
         oracle = oracles(setup, cache, trained["cache_key"], attack)
@@ -167,7 +176,7 @@ def run(spec: RunSpec) -> list[record.Record]:
             attacks=(attack.name,), params=own, models=prepared.models, track=prepared.track
         ).command()
         folder = None if spec.out is None else spec.out / attack.name
-        records.append(finish(shared | {"command": command}, attack, outcome, folder, population.ids))
+        records.append(finish(shared | {"command": command}, attack, outcome, folder, population.ids, evidence))
     return records
 
 
@@ -209,11 +218,12 @@ def score(signals, attacks, params: dict | None = None, seed: int = 0, out: Path
         "command": None,
     } | sizes(signals, plan, seed)  # fmt: skip
     groups = api.subgroups(signals.labels, classes=signals.shape[3])
+    evidence = evidence_arrays(groups, signals.test_logits, signals.test_labels)
     records = []
     for attack in attack_objs:
         outcome = attack_outcome(attack, signals.logits, signals.labels, plan, seed, groups)
         folder = None if out is None else Path(out) / (attack.name if len(attack_objs) > 1 else "")
-        records.append(finish(shared, attack, outcome, folder, np.arange(signals.shape[1])))
+        records.append(finish(shared, attack, outcome, folder, np.arange(signals.shape[1]), evidence))
     return records
 
 
@@ -241,16 +251,26 @@ def attack_outcome(attack, logits, labels, plan: MembershipPlan, seed: int, grou
     return outcome | {"members": plan.members, "labels": labels}
 
 
-def finish(shared: dict, attack, outcome: dict, out: Path | None, ids: np.ndarray) -> record.Record:
+def evidence_arrays(groups: dict, served_test: np.ndarray | None, test_labels) -> dict:
+    """What the scores file carries beside the scores so that validation can recompute the rest of the
+    record: each subgroup's mask (``group:<name>`` [N]) and the served test predictions [K, M]."""
+    arrays = {f"group:{name}": np.asarray(mask, dtype=bool) for name, mask in groups.items()}
+    if served_test is not None:
+        arrays |= {"test_predictions": served_test.argmax(-1).astype(np.int32), "test_labels": np.asarray(test_labels)}
+    return arrays
+
+
+def finish(shared: dict, attack, outcome: dict, out: Path | None, ids: np.ndarray, evidence: dict) -> record.Record:
     """The attack's record; with ``out``, written as ``out/result.json`` beside ``out/scores.npz``.
 
     The scores file holds each example's score per target (``scores`` [K, N]) with
-    ``members`` [K, N], ``labels`` and stable ``ids`` [N], and ``chosen`` [K, N] when the
-    attack judged a subset: enough to recompute every metric and rank examples.
+    ``members`` [K, N], ``labels`` and stable ``ids`` [N], ``chosen`` [K, N] when the
+    attack judged a subset, and the ``evidence_arrays``: enough to recompute every metric,
+    the utility and the subgroup metrics, and to rank examples.
     """
     scored = outcome["scored"]
     arrays = {"scores": scored.scores.astype(np.float64), "members": outcome["members"].astype(bool)}
-    arrays |= {"labels": outcome["labels"], "ids": ids}
+    arrays |= {"labels": outcome["labels"], "ids": ids, **evidence}
     if scored.chosen is not None:
         arrays["chosen"] = scored.chosen
     buffer = io.BytesIO()

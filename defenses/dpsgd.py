@@ -19,6 +19,8 @@ Adam at 3e-3 reaches about 39% test accuracy, at the recipe's 1e-3 about 21%): t
 own ``lr`` parameter sets it, and the record's recipe shows it.
 """
 
+import functools
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -39,6 +41,24 @@ from miabench.seeding import derive
 QUIET = ("Secure RNG turned off", "Optimal order is the", "Full backward hook is firing")
 
 
+@functools.lru_cache(maxsize=64)
+def accounting(epsilon: float, delta: float, batches: int, epochs: int) -> tuple[float, float]:
+    """(epsilon spent, noise multiplier) of a model trained as ``fit`` trains it: the noise Opacus
+    sets for the target ``epsilon`` at sampling rate 1 / batches, then the PRV accountant's epsilon
+    after ``epochs * batches`` steps. What ``expected_facts`` recomputes, without training."""
+    from opacus.accountants import PRVAccountant
+    from opacus.accountants.utils import get_noise_multiplier
+
+    with warnings.catch_warnings():
+        for message in QUIET:
+            warnings.filterwarnings("ignore", message=message)
+        noise = get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=1 / batches,
+                                     epochs=epochs, accountant="prv")  # fmt: skip
+        accountant = PRVAccountant()
+        accountant.history = [(noise, 1 / batches, epochs * batches)]
+        return accountant.get_epsilon(delta), noise
+
+
 @defenses.register("dpsgd")
 @dataclass
 class DPSGD(Defense):
@@ -57,6 +77,24 @@ class DPSGD(Defense):
         # in every model built for this defense, so the served model is the trained one.
         return model if ModuleValidator.is_valid(model) else ModuleValidator.fix(model)
 
+    def delta_for(self, n: int) -> float:
+        delta = 1 / (10 * n) if self.delta is None else self.delta
+        if delta >= 1 / n:
+            raise UserError(
+                f"defense 'dpsgd': delta = {self.delta} must be below 1/n = {1 / n:.3g} (n = {n} members per model); "
+                "leave it out for 1/(10 n)"
+            )
+        return delta
+
+    def expected_facts(self, recipe, members: np.ndarray) -> dict[str, list[float]]:
+        facts = {"epsilon": [], "delta": [], "noise_multiplier": []}
+        for n in members.sum(axis=1).tolist():
+            delta = self.delta_for(n)
+            epsilon, noise = accounting(self.epsilon, delta, math.ceil(n / recipe.batch_size), recipe.epochs)
+            for name, value in (("epsilon", epsilon), ("delta", delta), ("noise_multiplier", noise)):
+                facts[name].append(float(value))
+        return facts
+
     def fit(self, job) -> dict[str, np.ndarray]:
         with warnings.catch_warnings():
             for message in QUIET:
@@ -68,13 +106,7 @@ class DPSGD(Defense):
 
         (k,) = job.indices
         members = np.flatnonzero(job.members[k])
-        n = len(members)
-        delta = 1 / (10 * n) if self.delta is None else self.delta
-        if delta >= 1 / n:
-            raise UserError(
-                f"defense 'dpsgd': delta = {self.delta} must be below 1/n = {1 / n:.3g} (n = {n} members per model); "
-                "leave it out for 1/(10 n)"
-            )
+        delta = self.delta_for(len(members))
         model, recipe, device = job.models.module, job.recipe, job.device
         torch.manual_seed(derive(job.seed, "dpsgd", k))  # in-model randomness such as dropout
         # The loader yields member indices; Opacus replaces its sampler by Poisson sampling drawn from `batches`.

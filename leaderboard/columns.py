@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tabulate import tabulate
+
 from miabench import formats
 
 # (column, FPR key in the record, label): TPRs shown as percentages.
@@ -19,7 +21,7 @@ def _always(rows: list[dict]) -> bool:
     return True
 
 
-def _several_families(rows: list[dict]) -> bool:
+def several_families(rows: list[dict]) -> bool:
     return len({row["model_family"] for row in rows}) > 1
 
 
@@ -66,13 +68,13 @@ class Column:
 
 
 RANK = Column("rank", "rank", numeric=True)
-TASK_VERSION = Column("task_version", "task version")  # in place of the rank, for the superseded rows
+APART = Column("apart", "not ranked because")  # in place of the rank, for the rows listed apart
 
 TABLE = (
     RANK,
     Column("attack", "attack"),
     Column("defense", "defense"),
-    Column("model_family", "model", when=_several_families),
+    Column("model_family", "model", when=several_families),
     Column("auc", "AUC [95% CI]", numeric=True, digits=3, ci=True),
     *(Column(col, f"TPR% @ {label} FPR", numeric=True, digits=2, ci=True) for col, _, label in TPR_LEVELS),
     Column("flagged_tpr_5", "flagged TPR% @ 5% FPR", numeric=True, digits=2, ci=True, when=_any_flagged),
@@ -82,6 +84,19 @@ TABLE = (
 )
 
 
-def shown(rows: list[dict], superseded: bool = False) -> list[Column]:
-    """The columns of a table of these rows; a table of superseded rows shows their task version, not a rank."""
-    return [TASK_VERSION if superseded and column is RANK else column for column in TABLE if column.when(rows)]
+def shown(rows: list[dict], apart: bool = False) -> list[Column]:
+    """The columns of a table of these rows; a table of rows listed apart shows why, not a rank."""
+    return [APART if apart and column is RANK else column for column in TABLE if column.when(rows)]
+
+
+def md_cell(text) -> str:
+    """A Markdown table cell that shows its text and nothing else: no HTML, no extra column, one line."""
+    text = " ".join(str(text).split())
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def github(rows: list[dict], shown_columns: list[Column]) -> str:
+    """The rows as a GitHub Markdown table of these columns, every cell escaped."""
+    cells = [[md_cell(column.text(row)) for column in shown_columns] for row in rows]
+    headers = [md_cell(column.header) for column in shown_columns]
+    return tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from huggingface_hub import CommitOperationAdd, HfApi, snapshot_download
 
 from miabench.errors import UserError
-from miabench.leaderboard import build, entries, site
+from miabench.leaderboard import build, entries, ledger, site
 
 REPO_TYPE = "dataset"
 
@@ -29,13 +29,14 @@ def _reason(error: Exception) -> str:
     return re.sub(r"hf_[A-Za-z0-9_]+", "hf_***", line)
 
 
-def render(root: Path, out_dir: Path) -> list[Path]:
+def render(root: Path, out_dir: Path, verified: dict | None = None) -> list[Path]:
     """Every output of ``miabench leaderboard build`` for the entries under ``root``."""
-    return site.write_board(build.load([root]) if Path(root).exists() else [], out_dir)
+    return site.write_board(build.load([root]) if Path(root).exists() else [], out_dir, verified)
 
 
 def push(repo_id: str, root: Path = entries.ENTRIES_DIR, create_pr: bool = False, api: HfApi | None = None) -> str:
-    """Upload ``entries/`` (with any score files beside them) and ``site/`` in one commit; return its URL."""
+    """Upload ``entries/`` (with the score files beside them: those of verified entries are the ones
+    validation checks against), the verified ledger and ``site/`` in one commit; return its URL."""
     api = api or HfApi()
     root = Path(root)
     files = sorted(path for path in root.rglob("*") if path.is_file() and not path.name.startswith("."))
@@ -45,6 +46,8 @@ def push(repo_id: str, root: Path = entries.ENTRIES_DIR, create_pr: bool = False
         site_dir = Path(scratch) / "site"
         operations = [CommitOperationAdd(f"entries/{path.relative_to(root).as_posix()}", str(path)) for path in files]
         operations += [CommitOperationAdd(f"site/{path.name}", str(path)) for path in render(root, site_dir)]
+        if ledger.LEDGER.is_file():
+            operations.append(CommitOperationAdd(ledger.LEDGER.name, str(ledger.LEDGER)))
         try:
             api.create_repo(repo_id, repo_type=REPO_TYPE, exist_ok=True)
             commit = api.create_commit(
@@ -59,14 +62,22 @@ def push(repo_id: str, root: Path = entries.ENTRIES_DIR, create_pr: bool = False
     return getattr(commit, "pr_url", None) or getattr(commit, "commit_url", str(commit))
 
 
-def pull(repo_id: str, out_dir: Path) -> list[Path]:
-    """Download the published entries into ``out_dir/entries`` and render them offline into ``out_dir/site``."""
+def pull(repo_id: str, out_dir: Path, force: bool = False) -> list[Path]:
+    """Download the published entries into ``out_dir/entries`` and render them offline into ``out_dir/site``.
+
+    Entries already in ``out_dir/entries`` (perhaps with unpublished score files) are replaced only with ``force``.
+    """
     out_dir = Path(out_dir)
+    target = out_dir / "entries"
+    if target.exists() and any(target.iterdir()) and not force:
+        raise UserError(f"{target} is not empty: pull into another --out, or add --force to replace what it holds")
     try:
-        local = Path(snapshot_download(repo_id, repo_type=REPO_TYPE, allow_patterns=["entries/**"]))
+        local = Path(snapshot_download(repo_id, repo_type=REPO_TYPE, allow_patterns=["entries/**", ledger.LEDGER.name]))
     except Exception as error:  # noqa: BLE001 - network, auth and Hub errors share no base
         raise UserError(f"cannot download {repo_id} from the Hub ({_reason(error)}): check the repo id") from None
-    if (out_dir / "entries").exists():
-        shutil.rmtree(out_dir / "entries")
-    shutil.copytree(local / "entries", out_dir / "entries")
-    return render(out_dir / "entries", out_dir / "site")
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(local / "entries", target)
+    if (local / ledger.LEDGER.name).is_file():  # the published ledger, for 'validate --scores' on this copy
+        shutil.copyfile(local / ledger.LEDGER.name, out_dir / ledger.LEDGER.name)
+    return render(target, out_dir / "site", ledger.load(out_dir / ledger.LEDGER.name))

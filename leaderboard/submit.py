@@ -7,48 +7,40 @@ from pathlib import Path
 
 import numpy as np
 
-from miabench import metrics
+from miabench import measure
 from miabench.errors import UserError
 from miabench.leaderboard import entries
 from miabench.leaderboard.validate import validate
 
 
-def scores_beside(entry_path: Path) -> Path:
-    """Where an entry's per-example scores are kept locally (ignored by git; published with the entries)."""
-    return entry_path.with_suffix(".scores.npz")
-
-
-ROC_GRID = np.round(np.logspace(-4, 0, 33), 8)  # FPRs from 0.01% to 1, for log-log plots
-
-
 def mean_roc(scores_path: Path) -> dict:
-    """The ROC averaged over target models on ROC_GRID, from the per-example scores (for the web page)."""
+    """The mean ROC of a scores file (see :func:`miabench.measure.mean_roc`)."""
     with np.load(scores_path) as arrays:
-        scores, members = arrays["scores"], arrays["members"]
-        keep = np.broadcast_to(members.any(axis=0), members.shape)  # auxiliary examples are not judged
-        if "chosen" in arrays.files:
-            keep = keep & arrays["chosen"]
-    curves = [metrics.tpr_on_grid(scores[k, keep[k]], members[k, keep[k]], ROC_GRID) for k in range(len(scores))
-              if members[k, keep[k]].any() and (~members[k, keep[k]]).any()]  # fmt: skip
-    return {"fpr": ROC_GRID.tolist(), "tpr": np.round(np.mean(curves, axis=0), 6).tolist()}
+        chosen = arrays["chosen"] if "chosen" in arrays.files else None
+        return measure.mean_roc(arrays["scores"], arrays["members"], chosen)
 
 
 def submit(run_dir: Path, submitted_by: str, root: Path = entries.ENTRIES_DIR, scores_url: str | None = None):
-    """Validate every record of ``run_dir`` and write each as a pending entry; nothing is written if one fails."""
-    accepted, problems = [], []
+    """Validate every record of ``run_dir`` and file each as a pending entry; nothing is written if one fails.
+
+    An entry of the same configuration already on the board is replaced when pending and kept
+    when verified (see :func:`entries.resubmitted`); either way its submissions stay in the history.
+    """
+    filed, problems = [], []
     for path, record in entries.run_records(run_dir):
-        found = validate(record, path.parent / "scores.npz")
-        problems += [f"{path}: {line}" for line in found]
-        accepted.append((path, record))
-    if problems:
-        raise UserError("; ".join(problems))
-    written = []
-    for path, record in accepted:
         scores = path.parent / "scores.npz"
         roc = mean_roc(scores) if scores.is_file() else None
         entry = entries.make_entry(record, submitted_by, scores_url, roc)
+        found = validate(entry, scores, filed=False)
+        problems += [f"{path}: {line}" for line in found]
+        if not found:
+            filed.append((scores, entries.resubmitted(entry, root)))
+    if problems:
+        raise UserError("; ".join(problems) + " (nothing was written)")
+    written = []
+    for scores, entry in filed:
         entry_path = entries.write(entry, root)
         if scores.is_file():
-            shutil.copyfile(scores, scores_beside(entry_path))
+            shutil.copyfile(scores, entries.scores_beside(entry_path))
         written.append(entry_path)
     return written

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from miabench.api import Population, Profile, Recipe, Task, TaskMetadata
+from miabench.api import DataPin, Population, Profile, Recipe, Task, TaskMetadata
 from miabench.data import deduplicate, fingerprint, split
 from miabench.params import param
 from miabench.registry import tasks
@@ -102,6 +102,10 @@ class Cifar10Task(Task):
         num_classes=10,
         default_models=16,
         class_names=cifar10_data.CLASS_NAMES,
+        pinned_data={  # the JPEG copy's (the Hub's lossless images give another fingerprint)
+            "cpu": DataPin(5000, "50dd20dd121b11c43e9ea8fe4f70287c8e5f89bc87b378db97b0b41a91dd0c91"),
+            "gpu": DataPin(50000, "a19dfd6dde310e87385cad403116dad2286ea64f2a0270bd6bc82fcbf1f4b8ad"),
+        },
     )
     # CPU track: SGD with warm-up and annealing, mirror and 2-pixel translations (lr tuned on the CPU track).
     pinned_recipe = Recipe(

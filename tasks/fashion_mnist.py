@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from miabench.api import TaskMetadata
+from miabench.api import DataPin, TaskMetadata
 from miabench.data import require_file
 from miabench.errors import UserError
 from miabench.registry import tasks
@@ -92,6 +92,7 @@ class FashionMnistTask(MnistTask):
         num_classes=NUM_CLASSES,
         default_models=16,
         class_names=CLASS_NAMES,
+        pinned_data={"cpu": DataPin(10000, "96075ac5316f6b66ddd00bde710515bd5349285a277e4dbdf3ec3181026318dc")},
     )
 
     def read(self, data_dir: Path | None) -> tuple[np.ndarray, ...]:

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from miabench.api import Population, Recipe, Task, TaskMetadata
+from miabench.api import DataPin, Population, Recipe, Task, TaskMetadata
 from miabench.data import deduplicate, download, fingerprint, require_file, split
 from miabench.errors import UserError
 from miabench.params import param
@@ -58,6 +58,7 @@ class LocationTask(Task):
         model_family="mlp-256-128",
         num_classes=NUM_CLASSES,
         default_models=16,
+        pinned_data={"cpu": DataPin(4010, "4a6498de542de120769856a40e018c400d043eee756efc2e668aa87029590f3f")},
     )
     pinned_recipe = Recipe(epochs=30, batch_size=128, lr=1e-3, optimizer="adam")
     augmentations = ("identity",)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from miabench.api import Population, Recipe, Task, TaskMetadata
+from miabench.api import DataPin, Population, Recipe, Task, TaskMetadata
 from miabench.data import deduplicate, fingerprint, load_hub, require_file, split
 from miabench.params import param
 from miabench.registry import tasks
@@ -62,6 +62,7 @@ class MnistTask(Task):
         model_family="cnn-16-32",
         num_classes=NUM_CLASSES,
         default_models=16,
+        pinned_data={"cpu": DataPin(10000, "010faf3620a530258a25986e9eeae13ced066af2fcbdee3534cef5a1ca78e539")},
     )
     pinned_recipe = Recipe(epochs=10, batch_size=128, lr=1e-3, optimizer="adam")
     augmentations = ("identity", "shift-right-1")

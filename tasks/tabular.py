@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from miabench.api import Population, Recipe, Task, TaskMetadata
+from miabench.api import DataPin, Population, Recipe, Task, TaskMetadata
 from miabench.data import DATA_DIR_ENV, deduplicate, download, fingerprint, load_hub, require_file, split
 from miabench.errors import UserError
 from miabench.params import param
@@ -303,6 +303,8 @@ class AdultTask(TabularTask):
         num_classes=2,
         default_models=16,
         class_names=ADULT_CLASSES,
+        # the local copy's (adult.data + adult.test); the Hub's one split gives another population
+        pinned_data={"cpu": DataPin(20000, "80c63a53663cd676d6957e7854ed95f93ca60c1a1417de1d29496b93e37084f7")},
     )
 
     def read(self, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:

@@ -86,6 +86,7 @@ def text_task(dataset: TextDataset) -> type[TextTask]:
         flagged_class=dataset.flagged_class,
         revision=None if dataset.hub is None else dataset.hub.revision,
         highlighted=dataset.highlighted,
+        pinned_data=dataset.pinned_data,
     )
     class_name = "".join(word.capitalize() for word in dataset.name.split("-")) + "Task"
     cls = dataclasses.make_dataclass(

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from miabench.api import DataPin
 from miabench.data import DATA_DIR_ENV, load_hub, require_file
 from miabench.errors import UserError
 
@@ -466,6 +467,7 @@ class TextDataset:
     url: str = ""  # the public source when there is no Hub copy
     highlighted: tuple[str, ...] = ()  # subgroups reported beside the overall numbers (flagged is added)
     test_size: int = 1000  # the task's default
+    pinned_data: dict[str, DataPin] = dataclasses.field(default_factory=dict, hash=False)  # the task's, per track
 
     @property
     def source(self) -> str:
@@ -519,6 +521,7 @@ DATASETS = {
             read_local=read_goemotions,
             pool=distress_from_frame,
             hub=HubCopy(GOEMOTIONS_HUB, GOEMOTIONS_REVISION, goemotions_from_hub, GOEMOTIONS_CONFIG),
+            pinned_data={"cpu": DataPin(8000, "07569dc9ee00ecffcfceddfb08c7984b07ba5b79dbe2a9a8e02ae12c7aada65b")},
         ),
         TextDataset(
             name="stress",
@@ -533,6 +536,7 @@ DATASETS = {
             # Unpinned: no commit of the Hub copy could be verified offline.
             hub=HubCopy(DREADDIT_HUB, None, dreaddit_from_hub),
             test_size=600,  # of about 3k posts
+            pinned_data={"cpu": DataPin(2118, "2fd02a90d8e3ac7f2ff50efa2aeb4c20e30508039b764b5d95666f9028caca70")},
         ),
         TextDataset(
             name="selfharm",
@@ -547,6 +551,7 @@ DATASETS = {
             hub=None,
             url=SDCNL_URL,
             test_size=400,  # of 1.9k posts
+            pinned_data={"cpu": DataPin(1488, "48e1da0bf7f6a874de05e9069a021bed8996359100c090a09110224972eabfcf")},
         ),
         TextDataset(
             name="support",
@@ -563,6 +568,7 @@ DATASETS = {
             hub=HubCopy(ESCONV_HUB, None, esconv_from_hub),
             highlighted=("severe",),
             test_size=260,  # of 1.3k conversations
+            pinned_data={"cpu": DataPin(1040, "2885bf6e7873abf59d8c0af13bb3dc381d7dde31705a7beca6d5ed0d22fcd20a")},
         ),
         TextDataset(
             name="toxicity",
@@ -575,6 +581,7 @@ DATASETS = {
             read_local=functools.partial(read_tweeteval, task="offensive"),
             pool=tweeteval_from_frame,
             hub=HubCopy(TWEETEVAL_HUB, TWEETEVAL_REVISION, tweeteval_from_hub, "offensive"),
+            pinned_data={"cpu": DataPin(8000, "92c2f20f7aca79c5afd5aad3cc1de97f4f11572b82adbac8ff3f5d515afb513b")},
         ),
         TextDataset(
             name="hate",
@@ -587,6 +594,7 @@ DATASETS = {
             read_local=functools.partial(read_tweeteval, task="hate"),
             pool=tweeteval_from_frame,
             hub=HubCopy(TWEETEVAL_HUB, TWEETEVAL_REVISION, tweeteval_from_hub, "hate"),
+            pinned_data={"cpu": DataPin(8000, "fdaf1f3d0e701c6e9acd0b66f9530631bced6d9b699e77196f1e6c68562a3e74")},
         ),
         TextDataset(
             name="toxicity-davidson",
@@ -599,6 +607,7 @@ DATASETS = {
             read_local=read_davidson,
             pool=davidson_from_frame,
             hub=HubCopy(DAVIDSON_HUB, DAVIDSON_REVISION, davidson_from_hub),
+            pinned_data={"cpu": DataPin(8000, "dabb6edd589797283d6e93cde836a994d9d7a97fcadc6ac67d69fa21127889c1")},
         ),
     )
 }

@@ -14,6 +14,9 @@
     return node;
   }
   function log10(v) { return Math.log(v) / Math.LN10; }
+  function plural(n, noun) { return n + " " + noun + (n === 1 ? "" : "s"); }
+  /* A row's name in a plot: the model family is named where the task has several. */
+  function named(r, name, families) { return families.length > 1 ? name + " \u00b7 " + r.model_family : name; }
   function pct(v) {
     var p = v * 100;
     return (p >= 1 ? p.toFixed(0) : p >= 0.1 ? p.toFixed(1) : p >= 0.01 ? p.toFixed(2) : p.toPrecision(1)) + "%";
@@ -53,8 +56,8 @@
   });
 
   /* ---- ROC plot (log-log) ---- */
-  function rocPlot(rows) {
-    var curves = rows.filter(function (r) { return r.roc && !r.superseded; });
+  function rocPlot(rows, families) {
+    var curves = rows.filter(function (r) { return r.roc && !r.apart; });
     if (!curves.length) return null;
     curves.sort(function (a, b) { return (b.tpr_1 === null ? -1 : b.tpr_1) - (a.tpr_1 === null ? -1 : a.tpr_1); });
     var total = curves.length;
@@ -86,7 +89,7 @@
       var pts = r.roc.fpr.map(function (f, j) { return x(f).toFixed(1) + "," + y(r.roc.tpr[j]).toFixed(1); });
       var line = el("polyline", { points: pts.join(" "), fill: "none", stroke: color, "stroke-width": "1.8" });
       if (dash) line.setAttribute("stroke-dasharray", dash);
-      var name = r.attack + (r.defense !== "none" ? " / " + r.defense : "");
+      var name = named(r, r.attack + (r.defense !== "none" ? " / " + r.defense : ""), families);
       line.appendChild(el("title", {}, name + ": TPR " + (r.tpr_1 === null ? "n/a" : r.tpr_1 + "%") + " @ 1% FPR"));
       svg.appendChild(line);
       var li = document.createElement("li");
@@ -111,7 +114,7 @@
   }
 
   /* ---- privacy-utility scatter ---- */
-  function utilityPlot(points) {
+  function utilityPlot(points, families) {
     if (!points.some(function (r) { return r.defense !== "none"; })) return null;
     var xs = points.map(function (r) { return r.test_accuracy; });
     var xmin = Math.min.apply(null, xs), xmax = Math.max.apply(null, xs);
@@ -162,12 +165,12 @@
     });
     byHeight.forEach(function (r) {
       var cx = x(r.test_accuracy), cy = y(r.tpr_1), none = r.defense === "none";
-      var g = el("g", {});
-      g.appendChild(el("title", {}, r.defense + ": test acc " + r.test_accuracy + "%, TPR " + r.tpr_1 +
+      var g = el("g", {}), name = named(r, r.defense, families);
+      g.appendChild(el("title", {}, name + ": test acc " + r.test_accuracy + "%, TPR " + r.tpr_1 +
         "% @ 1% FPR (strongest attack: " + r.attack + ")"));
       g.appendChild(el("circle", { cx: cx, cy: cy, r: none ? 5.5 : 4, fill: none ? "none" : "#0072B2",
         stroke: none ? "#D55E00" : "#ffffff", "stroke-width": none ? 2.5 : 1 }));
-      var label = none ? "none (no defense)" : r.defense, width = label.length * (none ? 6.6 : 6.1) + 2;
+      var label = none ? named(r, "none (no defense)", families) : name, width = label.length * (none ? 6.6 : 6.1) + 2;
       var sides = cx < L + w * 0.6 ? [1, -1] : [-1, 1], placed = null;
       [0, -13, 13, -26, 26, -39, 39, -52, 52].some(function (dy) {
         return sides.some(function (side) {
@@ -223,7 +226,9 @@
     picks.sort(function (a, b) { return a.first - b.first; });
     var points = picks.map(function (pick) { return pick.row; });
     box.textContent = "";
-    [rocPlot(rows), utilityPlot(points)].forEach(function (fig) { if (fig) box.appendChild(fig); });
+    [rocPlot(rows, data.families), utilityPlot(points, data.families)].forEach(function (fig) {
+      if (fig) box.appendChild(fig);
+    });
     box.hidden = !box.childNodes.length;
   }
 
@@ -237,6 +242,17 @@
     if (!wanted) return true;
     return exact ? value === wanted : value.toLowerCase().indexOf(wanted.toLowerCase()) >= 0;
   }
+  /* Hides the table's rows that fail keep(tr), counts the rest in its caption, and returns that count. */
+  function filterRows(table, keep) {
+    var rows = table.tBodies[0].rows, n = 0;
+    Array.prototype.forEach.call(rows, function (tr) {
+      tr.hidden = !keep(tr);
+      if (!tr.hidden) n++;
+    });
+    var count = table.caption.querySelector(".count"), noun = count.getAttribute("data-noun");
+    count.textContent = n === rows.length ? plural(n, noun) : n + " of " + plural(rows.length, noun) + " shown";
+    return n;
+  }
   function apply() {
     var f = {};
     fields.forEach(function (input) { f[input.name] = input.value.trim(); });
@@ -244,17 +260,21 @@
     allSections.forEach(function (sec) {
       var inSection = matches(sec.getAttribute("data-track"), f.track, true) &&
         matches(sec.getAttribute("data-task"), f.task, true);
-      var visible = [], n = 0;
-      Array.prototype.forEach.call(sec.querySelectorAll("tbody tr"), function (tr) {
-        var ok = inSection && matches(tr.getAttribute("data-attack"), f.attack, true) &&
-          matches(tr.getAttribute("data-defense"), f.defense, false) &&
+      function kept(tr) {  /* the filters that apply to both tables; the attack filter is the attack table's */
+        return inSection && matches(tr.getAttribute("data-defense"), f.defense, false) &&
           matches(tr.getAttribute("data-status"), f.status, true);
-        tr.hidden = !ok;
-        visible[+tr.getAttribute("data-row")] = ok;
-        total++;
-        if (ok) n++;
+      }
+      var attacks = sec.querySelector("table.attacks"), defenses = sec.querySelector("table.defenses");
+      var n = filterRows(attacks, function (tr) {
+        return kept(tr) && matches(tr.getAttribute("data-attack"), f.attack, true);
+      });
+      if (defenses) filterRows(defenses, kept);
+      var visible = [];
+      Array.prototype.forEach.call(attacks.tBodies[0].rows, function (tr) {
+        visible[+tr.getAttribute("data-row")] = !tr.hidden;
       });
       shown += n;
+      total += attacks.tBodies[0].rows.length;
       sec.hidden = n === 0;
       if (n) drawPlots(sec, visible);
     });

@@ -90,4 +90,7 @@ def test_gpu_hardware_facts_enter_the_fingerprint(monkeypatch):
 def test_unknown_strategy_is_one_line(capsys):
     assert cli.main(["run", "--models", "4", "--strategy", "pipelined", "--quiet"]) == 2
     message = capsys.readouterr().err.strip()
-    assert "'strategy' (--strategy): 'pipelined' is not one of stacked, grouped, sequential" in message and "\n" not in message
+    assert (
+        "'strategy' (--strategy): 'pipelined' is not one of stacked, grouped, sequential" in message
+        and "\n" not in message
+    )

@@ -64,12 +64,14 @@ def test_every_format_is_written_and_markdown_matches(sample, tmp_path):
 
 def test_rows_are_ranked_by_tpr_at_1_percent_within_each_track_and_task(sample):
     table = build.rows(sample)
-    for (track, task), group in table[~table["superseded"]].groupby(["track", "task"]):
+    for (track, task), group in table[table["ranked"]].groupby(["track", "task"]):
         assert list(group["tpr_1"]) == sorted(group["tpr_1"], reverse=True)
         assert group["rank"].iloc[0] == 1
-    cpu_adult = table[(table.track == "cpu") & (table.task == "adult") & ~table.superseded]
+    cpu_adult = table[(table.track == "cpu") & (table.task == "adult") & table.ranked]
     assert list(cpu_adult["attack"][:3]) == ["rmia-online", "lira", "loss"]
     assert {"cpu", "gpu"} == set(table["track"])
+    (gpu,) = table[table.track == "gpu"].to_dict("records")  # ranked on its own track
+    assert gpu["ranked"] and gpu["rank"] == 1
 
 
 def test_tracks_are_never_mixed(sample):
@@ -85,23 +87,28 @@ def test_superseded_versions_are_listed_apart_unranked(sample):
     old = table[table["task_version"] == "0.9"]
     assert len(old) == 1 and old["superseded"].all() and old["rank"].isna().all()
     assert not table[table["task_version"] == "1.0"]["superseded"].any()
-    ranked, superseded = _section(build.markdown(sample), "cpu / adult").split("Superseded")
+    ranked, superseded = _section(build.markdown(sample), "cpu / adult").split("Listed apart")
+    assert "superseded: task v0.9" in superseded
     assert "98.00" in superseded and "98.00" not in ranked
 
 
-def test_unregistered_task_is_not_superseded(sample, with_tpr):
+def test_unregistered_task_is_listed_apart_not_superseded(sample, with_tpr):
     unknown = with_tpr(sample[0], 0.5, **{"task.name": "no-such-task", "task.version": "7"})
-    table = build.rows([unknown])
-    assert not table["superseded"].any() and table["rank"].tolist() == [1]
+    (row,) = build.rows([unknown]).to_dict("records")
+    assert not row["superseded"] and not row["ranked"] and row["apart"] == "task not registered"
 
 
-def test_one_row_per_setting_keeps_more_models_then_latest(sample, with_tpr):
+def test_one_row_per_setting_and_an_unofficial_k_never_ranked(sample, with_tpr):
     base = sample[0]
-    few = with_tpr(base, 0.3, models=4, created="2030-01-01T00:00:00+00:00")
-    many = with_tpr(base, 0.2, models=16, created="2020-01-01T00:00:00+00:00")
-    later = with_tpr(base, 0.1, models=16, created="2021-01-01T00:00:00+00:00")
+    few = with_tpr(base, 0.3, models=4, **{"provenance.submitted": "2026-12-01T00:00:00+00:00"})
+    many = with_tpr(base, 0.2, **{"provenance.submitted": "2026-11-01T00:00:00+00:00"})
+    later = with_tpr(base, 0.1, **{"provenance.submitted": "2026-11-02T00:00:00+00:00"})
     table = build.rows([few, many, later])
-    assert table["tpr_1"].tolist() == [pytest.approx(10.0)]
+    assert table["tpr_1"].tolist() == [pytest.approx(10.0), pytest.approx(30.0)]  # the latest official, then K=4
+    assert table["rank"].tolist()[0] == 1 and pd.isna(table["rank"].tolist()[1])
+    assert table["apart"].tolist()[1] == "K=4 (the track's is 16)"
+    params = with_tpr(base, 0.6, **{"task.params": {**base.task.params, "epochs": 0}})
+    assert len(build.rows([base, params])) == 2  # other task parameters: another setting, and unofficial
     other = with_tpr(base, 0.4, **{"defense.name": "dpsgd", "defense.params": {"epsilon": 1.0}})
     other8 = with_tpr(base, 0.5, **{"defense.name": "dpsgd", "defense.params": {"epsilon": 8.0}})
     assert sorted(build.rows([other, other8, base])["defense"]) == ["dpsgd(epsilon=1.0)", "dpsgd(epsilon=8.0)", "none"]
@@ -123,16 +130,29 @@ def test_latex_escapes_special_characters(sample, tmp_path):
     assert build.tex_escape("a\\b{c}~^$") == r"a\textbackslash{}b\{c\}\textasciitilde{}\textasciicircum{}\$"
 
 
-def test_citations_are_the_stored_entries_of_the_cited_keys_each_once(sample, with_tpr, tmp_path):
-    extra = with_tpr(sample[0], 0.1, **{"attack.name": "cited", "citation": {
-        "task": ["becker1996adult"], "attack": ["carlini2022membership", "nobody2099"], "defense": ["carlini2022membership"]}})  # fmt: skip
-    bib = build.build(sample + [extra], tmp_path)["bib"].read_text()
+def test_citations_come_from_the_registry_never_from_an_entry(sample, with_tpr, tmp_path):
+    forged = with_tpr(sample[1], 0.1, citation={"task": [], "attack": ["fake2099"], "defense": ["fake2099"]})
+    bib = build.build(sample + [forged], tmp_path)["bib"].read_text()
+    assert bib == build.citations(sample) and "fake2099" not in bib
     keys = [line.split("{", 1)[1].rstrip(",") for line in bib.splitlines() if line.startswith("@")]
     assert keys[0] == "miabench" and len(keys) == len(set(keys))
     assert keys[1:] == sorted(keys[1:], key=str.lower)
-    assert {"becker1996adult", "carlini2022membership", "demszky2020goemotions"} <= set(keys)
+    assert {"becker1996adult", "carlini2022membership"} <= set(keys)  # adult, and lira's own
     assert bib.count("@inproceedings{carlini2022membership,") == 1
-    assert "% no citation stored under the key 'nobody2099'" in bib
+
+
+def test_markdown_and_csv_cells_cannot_inject(sample, variant, tmp_path):
+    html, formula = "<img src=x onerror=alert(1)> | x", '=HYPERLINK("http://evil")'
+    hostile = variant(sample[0], **{"attack.name": html, "defense.name": formula})
+    paths = build.build([*sample, hostile], tmp_path)
+    markdown = paths["md"].read_text()
+    assert "<img" not in markdown and "&lt;img src=x onerror=alert(1)&gt; \\| x" in markdown
+    (line,) = [line for line in markdown.splitlines() if "onerror" in line]
+    assert line.count(" | ") == line.replace("\\|", "").count(" | ")  # the escaped pipe splits no cell
+    csv = pd.read_csv(paths["csv"])
+    assert "'=HYPERLINK" in csv["defense"].iloc[-1] or any(csv["defense"].str.startswith("'=HYPERLINK"))
+    assert not any(str(cell).startswith(("=", "+", "@")) for cell in csv.astype(str).to_numpy().ravel())
+    assert build.csv_cell("-2+3") == "'-2+3" and build.csv_cell(-2.5) == -2.5  # numbers stay numbers
 
 
 def test_output_is_deterministic(sample, tmp_path):
@@ -188,6 +208,7 @@ def test_latex_escapes_hostile_names_cell_by_cell(sample, variant, tmp_path):
     hostile = variant(sample[0], **{"attack.name": name, "defense.name": name})
     tex = build.build([*sample, hostile], tmp_path)["tex"].read_text()
     (line,) = [line for line in tex.splitlines() if build.tex_escape(name) in line]
-    assert line.count(build.tex_escape(name)) == 2
-    shown = columns.shown(build.rows([*sample, hostile]).query("task == 'adult' and track == 'cpu'").to_dict("records"))
+    assert line.count(build.tex_escape(name)) == 3  # attack, defense, and the reason it is not ranked
+    rows = build.rows([*sample, hostile]).query("task == 'adult' and track == 'cpu'").to_dict("records")
+    shown = columns.shown(rows, apart=True)
     assert len(re.findall(r"(?<!\\)&", line)) == len(shown) - 1  # every cell in its own column

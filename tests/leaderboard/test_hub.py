@@ -63,17 +63,32 @@ def test_a_refused_push_is_one_line_without_the_token(some_entries, monkeypatch,
     assert SECRET not in captured.out + captured.err
 
 
-def test_pull_downloads_the_entries_and_renders_offline(some_entries, monkeypatch, tmp_path):
+def test_pull_downloads_the_entries_and_ledger_and_renders_offline(some_entries, monkeypatch, tmp_path):
     def snapshot_download(repo_id, repo_type, allow_patterns):
-        assert (repo_id, repo_type, allow_patterns) == ("miabench/leaderboard", "dataset", ["entries/**"])
+        assert (repo_id, repo_type, allow_patterns) == (
+            "miabench/leaderboard",
+            "dataset",
+            ["entries/**", "verified.json"],
+        )
         published = tmp_path / "hub-copy"
         shutil.copytree(some_entries, published / "entries")
+        (published / "verified.json").write_text('{"verified": []}')
         return str(published)
 
     monkeypatch.setattr(hub, "snapshot_download", snapshot_download)
     written = hub.pull("miabench/leaderboard", tmp_path / "pulled")
     assert len(list((tmp_path / "pulled" / "entries").rglob("*.json"))) == 3
+    assert (tmp_path / "pulled" / "verified.json").is_file()
     assert {Path(path).name for path in written} >= {"index.html", "leaderboard.md", "leaderboard.csv"}
+
+    unpublished = next((tmp_path / "pulled" / "entries").rglob("*.json")).with_suffix(".scores.npz")
+    unpublished.write_bytes(b"my own scores")
+    with pytest.raises(UserError, match="is not empty: pull into another --out, or add --force"):
+        hub.pull("miabench/leaderboard", tmp_path / "pulled")
+    assert unpublished.read_bytes() == b"my own scores"  # nothing was deleted
+    shutil.rmtree(tmp_path / "hub-copy")
+    hub.pull("miabench/leaderboard", tmp_path / "pulled", force=True)
+    assert not unpublished.exists()
 
 
 def test_pull_offline_is_one_line(monkeypatch, tmp_path):
