@@ -94,6 +94,13 @@ def test_readme_leaderboard_is_the_build_of_the_entries():
     assert block == build.markdown(build.load(), top=3, level=3).rstrip("\n")
 
 
+def test_readme_defense_table_is_the_build_of_the_entries():
+    from miabench.leaderboard import build
+
+    block = README.split("<!-- defenses -->\n")[1].split("<!-- /defenses -->")[0]
+    assert block == build.defense_markdown(build.load(), level=3)
+
+
 def test_the_readme_python_example_runs(data_dir, tmp_path, monkeypatch, capsys):
     code = README.split("## Python API")[1].split("```python\n")[1].split("\n```")[0]
     monkeypatch.chdir(tmp_path)  # it writes miabench-results/quick there
