@@ -75,7 +75,8 @@ def test_upgrade_completes_what_the_oldest_records_left_out():
     assert entry.recipe.schedule == "constant" and entry.recipe.flip is False and entry.precision == "fp32"
     assert entry.metrics.targets == 16 and entry.metrics.examples == old["examples"] - old["auxiliary"]
     assert entry.metrics_by_subgroup is None and entry.utility.balanced_accuracy is None
-    assert entry.provenance.status == old["provenance"]["status"]
+    assert entry.provenance.submitted_by == old["provenance"]["submitted_by"] and entry.provenance.history == []
+    assert "status" not in new["provenance"]  # a v1 entry's "verified" is the ledger's to hold now
     assert entry.config_hash != old["config_hash"]  # recomputed over the completed recipe
     assert validate.validate(new) == []
 
