@@ -20,7 +20,7 @@ from pathlib import Path
 
 from miabench import record as records
 from miabench.errors import UserError
-from miabench.record import Entry, Record
+from miabench.record import Entry, Provenance, Record
 
 ENTRIES_DIR = Path(__file__).resolve().parent / "entries"
 SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # registered names are of this alphabet
@@ -120,7 +120,7 @@ def resubmitted(entry: Entry, root: Path = ENTRIES_DIR, ledger: dict | None = No
     if not path.is_file():
         return entry
     old = read(path)
-    history = [*old.provenance.history, submission(old)]
+    history = [*old.provenance.model_dump()["history"], submission(old)]
     ledger = ledgers.load() if ledger is None else ledger
     if ledgers.status(entry_key(old), old, ledger) == "verified":
         if ledgers.content_sha256(entry) != ledgers.content_sha256(old):
@@ -128,6 +128,10 @@ def resubmitted(entry: Entry, root: Path = ENTRIES_DIR, ledger: dict | None = No
                 f"{path} is verified and a re-submission never replaces it: this run's numbers differ from the "
                 "verified ones; report the difference to the maintainers (nothing was written)"
             )
-        history = [*old.provenance.history, submission(entry)]
-        return old.model_copy(update={"provenance": old.provenance.model_copy(update={"history": history})})
-    return entry.model_copy(update={"provenance": entry.provenance.model_copy(update={"history": history})})
+        return with_history(old, [*old.provenance.model_dump()["history"], submission(entry)])
+    return with_history(entry, history)
+
+
+def with_history(entry: Entry, history: list) -> Entry:
+    provenance = Provenance.model_validate({**entry.provenance.model_dump(), "history": history})
+    return entry.model_copy(update={"provenance": provenance})
