@@ -1,8 +1,10 @@
-"""Attack-R / difficulty calibration (Watson et al., ICLR 2022).
+"""Difficulty calibration (Watson et al., ICLR 2022).
 
 The target's log p_y (minus its loss), averaged over views, less its mean over the
 reference models that did not train on the example: how much easier the target
-finds the example than models that never saw it.
+finds the example than models that never saw it. (Ye et al.'s Attack-R, which
+thresholds the loss at a percentile of those references' losses instead, is
+``attack-r``.)
 """
 
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from miabench.registry import attacks
 @attacks.register("reference")
 @dataclass
 class Reference(Attack):
-    description = "Attack-R: the target's loss calibrated by the OUT references' loss on the example"
+    description = "difficulty calibration: the target's loss less the OUT reference models' mean loss on the example"
     citation = ("watson2022importance",)
 
     def threat_model(self) -> ThreatModel:

@@ -2,8 +2,12 @@
 
 The statistic is p_y, the probability of the true class, averaged over the task's
 views. For a candidate x, ratio_x = p_target(x) / Pr(x), where Pr(x) is p_y on x
-averaged over reference models: over all references (online), or over those that
-did not train on x (offline), corrected linearly towards what an IN model would give,
+averaged over reference models. Online, Pr(x) = (mean over the IN references + mean
+over the OUT references) / 2, as the reference code balances them (ml_privacy_meter,
+research/2023_rmia, takes as many IN as OUT models per example, then a trimmed mean;
+here every reference counts, untrimmed); where x has references of one kind only (the
+auxiliary z: all OUT), their mean. Offline, the mean over those that
+did not train on x, corrected linearly towards what an IN model would give,
 Pr(x) = ((1 + a) * mean_OUT(x) + (1 - a)) / 2. The population samples z are the
 auxiliary examples (in no model, so every reference is OUT on them), with ratio_z
 computed the same way. The score of x is the fraction of z that x dominates:
@@ -14,6 +18,12 @@ reference plays the target, the others its references, and the a in {0, 0.1, ...
 whose offline attack has the best AUC against that reference's (known) memberships wins.
 Its known non-members include the auxiliary examples, so that tuning works with the
 two references of K = 4 too (a pair of the plan: each is IN wherever the other is OUT).
+
+``tie_break`` (a miabench refinement, off by default so that the default is the paper's
+attack): the fraction is a step function of ratio_x with #z + 1 levels; with gamma = 1
+a tenth of the candidates can share its top level, which caps the TPR at low FPR. On,
+ties are broken by the candidate's own ratio_x (see :func:`break_ties`); as the fraction
+never decreases with ratio_x, a target's candidates are then ranked by ratio_x itself.
 """
 
 from dataclasses import dataclass
@@ -22,6 +32,7 @@ import numpy as np
 
 from miabench.api import Attack, AttackView, ThreatModel
 from miabench.attacks.common import out_mean, true_class_log_prob
+from miabench.attacks.population import break_ties
 from miabench.metrics import auc
 from miabench.params import param
 from miabench.registry import attacks
@@ -37,17 +48,37 @@ def offline_prior(mean_out: np.ndarray, a: float) -> np.ndarray:
     return 0.5 * ((1.0 + a) * mean_out + (1.0 - a))
 
 
-def relative_scores(target, prior, auxiliary, gamma, candidates=slice(None)) -> np.ndarray:
+def online_prior(references: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Pr(x) online: the average of the IN references' mean and the OUT references' mean on x.
+
+    Where x has references of one kind only, or as many IN as OUT (every challenge example of the
+    paired plan), that is the plain mean over the references, which is kept as computed. With
+    unequal counts the plain mean would weigh IN and OUT by their counts, which (on a plan that
+    is not paired) vary with the target's own membership.
+    """
+    n_in = members.sum(axis=0)
+    n_out = len(members) - n_in
+    prior = references.mean(axis=0)
+    uneven = (n_in > 0) & (n_out > 0) & (n_in != n_out)
+    if uneven.any():
+        mean_in = np.einsum("rn,rn->n", references, members, dtype=np.float64) / np.maximum(n_in, 1)
+        mean_out = np.einsum("rn,rn->n", references, ~members, dtype=np.float64) / np.maximum(n_out, 1)
+        prior[uneven] = 0.5 * (mean_in[uneven] + mean_out[uneven])
+    return prior
+
+
+def relative_scores(target, prior, auxiliary, gamma, candidates=slice(None), tie_break=False) -> np.ndarray:
     """The fraction of population samples z (the auxiliary examples) with ratio_x / ratio_z > gamma.
 
     One score for each x in ``candidates`` (default: every example). ratio_x / ratio_z > gamma
     is ratio_z < ratio_x / gamma (ratios are >= 0 and gamma > 0; where ratio_z = 0 both forms hold
     exactly when ratio_x > 0), so one sort of ratio_z and a binary search per x count the
-    dominated z without forming the N x Z matrix.
+    dominated z without forming the N x Z matrix. ``tie_break``: ties broken by ratio_x.
     """
     ratio = target / np.maximum(prior, TINY)
     population = np.sort(ratio[auxiliary])
-    return np.searchsorted(population, ratio[candidates] / gamma, side="left") / len(population)
+    scores = np.searchsorted(population, ratio[candidates] / gamma, side="left") / len(population)
+    return break_ties(scores, ratio[candidates]) if tie_break else scores
 
 
 @attacks.register("rmia-online", online=True)
@@ -58,6 +89,7 @@ class RMIA(Attack):
     offline_a: float | None = param(None, "the offline correction a; none: tuned for each target on its references",
                                     within="[0, 1]")  # fmt: skip
     gamma: float = param(1.0, "x dominates z when ratio_x / ratio_z > gamma", within="(0, inf)")
+    tie_break: bool = param(False, "break ties of the fraction of z dominated by ratio_x (a miabench refinement)")
 
     description = "relative membership inference: likelihood ratios against population z samples"
     citation = ("zarifzadeh2024low",)
@@ -72,11 +104,11 @@ class RMIA(Attack):
         target, references, members = view.target, view.references, view.reference_members  # [N], [R, N], [R, N]
         auxiliary = view.auxiliary
         if self.online:
-            prior = references.mean(axis=0)
+            prior = online_prior(references, members)
         else:
             a = self.offline_a if self.offline_a is not None else self.tune(references, members, auxiliary)
             prior = offline_prior(out_mean(references, members, ~auxiliary, self.name), a)
-        return relative_scores(target, prior, auxiliary, self.gamma)
+        return relative_scores(target, prior, auxiliary, self.gamma, tie_break=self.tie_break)
 
     def tune(self, references: np.ndarray, members: np.ndarray, auxiliary: np.ndarray) -> float:
         """The offline a with the best AUC when the first reference is attacked with the others as references."""
@@ -97,8 +129,9 @@ class RMIA(Attack):
         if is_member[chosen].all() or not is_member[chosen].any():  # no AUC without both kinds
             return FALLBACK_A
         mean_out = out_mean(rest, rest_members, candidates, self.name)
-        quality = [
-            auc(relative_scores(pseudo, offline_prior(mean_out, a), auxiliary, self.gamma, chosen), is_member[chosen])
-            for a in A_GRID
-        ]
-        return float(A_GRID[int(np.argmax(quality))])  # ties: the smallest a
+
+        def quality(a: float) -> float:
+            scores = relative_scores(pseudo, offline_prior(mean_out, a), auxiliary, self.gamma, chosen, self.tie_break)
+            return auc(scores, is_member[chosen])
+
+        return float(A_GRID[int(np.argmax([quality(a) for a in A_GRID]))])  # ties: the smallest a

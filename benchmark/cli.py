@@ -1,4 +1,4 @@
-"""The ``miabench`` command: list components, run a benchmark, score a signals file, manage the leaderboard.
+"""The ``miabench`` command: list components, run a benchmark, plan and score outside models, manage the leaderboard.
 
 Each command imports what it needs when it runs, so ``miabench list`` stays fast.
 """
@@ -58,10 +58,17 @@ def parser() -> argparse.ArgumentParser:
 
     score = sub.add_parser("score", help="attack every model of a signals.npz file in turn")
     score.add_argument("--signals", type=Path, required=True)
-    score.add_argument("--attack", type=comma_list, required=True, help="comma-separated")
+    score.add_argument("--attack", type=comma_list, required=True, help="comma-separated, or 'all'")
     score.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     score.add_argument("--out", type=Path, required=True)
     score.add_argument("--seed", type=int, default=0, help="seed of the bootstrap confidence intervals")
+
+    plan = sub.add_parser("plan", help="write the paired membership plan to train models by, for 'score'")
+    plan.add_argument("--models", type=int, required=True, help="K, an even number of models")
+    plan.add_argument("--examples", type=int, required=True, help="N, the candidate examples")
+    plan.add_argument("--auxiliary", type=int, default=0, help="examples in no model (known non-members)")
+    plan.add_argument("--seed", type=int, required=True)
+    plan.add_argument("--out", type=Path, required=True, help="the .npz file to write")
 
     upgrade = sub.add_parser("upgrade", help="rewrite schema-1 records and entries as schema 2, in place")
     upgrade.add_argument("paths", nargs="+", type=Path, help="result.json files, entry files, or folders of them")
@@ -162,13 +169,26 @@ def execute(args: argparse.Namespace) -> None:
         from miabench import report, runner
         from miabench.params import parse_assignments, route
         from miabench.registry import attacks
+        from miabench.spec import ALL
 
-        classes = {name: attacks.entry(name).component_class for name in args.attack}
-        params = route(parse_assignments(args.param), classes)
+        names = attacks.names() if args.attack == [ALL] else args.attack
+        params = route(parse_assignments(args.param), {name: attacks.entry(name).component_class for name in names})
         records = runner.score(args.signals, args.attack, params, args.seed, args.out)
         print(report.run_summary(records))
-        folders = [args.out] if len(records) == 1 else [args.out / name for name in args.attack]
+        folders = [args.out] if len(records) == 1 else [args.out / record.attack.name for record in records]
         print("\nrecords written to " + ", ".join(str(folder / "result.json") for folder in folders))
+    elif args.command == "plan":
+        from miabench.atomic import save_npz
+        from miabench.plan import MembershipPlan
+
+        members = MembershipPlan.balanced(args.models, args.examples, args.seed, args.auxiliary).members
+        save_npz(args.out, members=members, models=args.models, examples=args.examples, seed=args.seed,
+                 auxiliary=args.auxiliary)  # fmt: skip
+        print(
+            f"paired plan of {args.models} models and {args.examples} examples ({args.auxiliary} auxiliary, in no "
+            f"model) written to {args.out}: train model k on the examples n where members[k, n] is true, and give "
+            "'miabench score' a signals file with these members"
+        )
     elif args.command == "upgrade":
         from miabench import record
 

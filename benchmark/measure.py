@@ -7,13 +7,23 @@ import numpy as np
 
 from miabench import metrics
 from miabench.errors import UserError
+from miabench.plan import MembershipPlan
 
 
-def measure(scores: np.ndarray, members: np.ndarray, seed: int, within: np.ndarray | None = None):
+def ci_unit(members: np.ndarray) -> str:
+    """What the CIs resample: the pairs of a paired plan (they share their references), else targets."""
+    return "pairs" if MembershipPlan(members).paired else "targets"
+
+
+def measure(
+    scores: np.ndarray, members: np.ndarray, seed: int, within: np.ndarray | None = None, unit: str | None = None
+):
     """Aggregated metrics across targets, and the per-target metrics, on the challenge examples.
 
     ``within`` ([N] or [K, N] bool) narrows the examples further (a subgroup, or the
     candidates an attack chose); each target's ROC uses the non-members inside it.
+    ``unit`` is what the CIs resample (default: the plan's, see :func:`ci_unit`); a record
+    states it, so that its metrics can be recomputed as it made them.
     """
     keep = np.broadcast_to(members.any(axis=0), members.shape)  # auxiliary examples are known non-members
     if within is not None:
@@ -23,31 +33,39 @@ def measure(scores: np.ndarray, members: np.ndarray, seed: int, within: np.ndarr
     if not defined:
         raise UserError("no target has both members and non-members among the examples judged; widen the selection")
     per_target = [{"target": k, **metrics.target_metrics(scores[k, keep[k]], members[k, keep[k]])} for k in defined]
-    aggregated = metrics.aggregate(per_target, seed=seed)
+    aggregated = metrics.aggregate(per_target, seed=seed, unit=unit or ci_unit(members))
     aggregated["targets"] = len(defined)
     aggregated["examples"] = float(keep[defined].sum(axis=1).mean())  # judged per target, on average
     return aggregated, per_target
 
 
-def attack_metrics(scores: np.ndarray, chosen: np.ndarray | None, members: np.ndarray, subgroups: dict, seed: int):
+def attack_metrics(
+    scores: np.ndarray,
+    chosen: np.ndarray | None,
+    members: np.ndarray,
+    subgroups: dict,
+    seed: int,
+    unit: str | None = None,
+):
     """The record's metric fields for one attack.
 
     An attack that judged a subset (``chosen``) is measured on it, and the same
     scores on all candidates are reported beside as ``base_metrics`` with the
-    ``amplification`` of TPR at each FPR.
+    ``amplification`` of TPR at each FPR. ``unit``: see :func:`measure`.
     """
+    unit = unit or ci_unit(members)
     out = {}
-    out["metrics"], out["per_target"] = measure(scores, members, seed, chosen)
+    out["metrics"], out["per_target"] = measure(scores, members, seed, chosen, unit)
     by_subgroup = {}
     for name, mask in subgroups.items():
         keep = mask if chosen is None else chosen & mask
         try:
-            by_subgroup[name] = measure(scores, members, seed, keep)[0]
+            by_subgroup[name] = measure(scores, members, seed, keep, unit)[0]
         except UserError:  # e.g. a class too small to hold both sides for any target
             by_subgroup[name] = None
     out["metrics_by_subgroup"] = by_subgroup
     if chosen is not None:
-        base = measure(scores, members, seed)[0]
+        base = measure(scores, members, seed, unit=unit)[0]
         out["base_metrics"] = base
         out["amplification"] = {
             alpha: ratio(out["metrics"]["tpr_at_fpr"][alpha]["mean"], base["tpr_at_fpr"][alpha]["mean"])

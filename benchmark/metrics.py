@@ -140,37 +140,64 @@ def target_metrics(scores, is_member) -> dict:
     }
 
 
-def _summary(values: np.ndarray, resamples: np.ndarray) -> dict:
-    """Mean, std (ddof=1) and percentile-bootstrap 95% CI of the mean over targets."""
+CI_UNITS = ("targets", "pairs")
+
+
+def _units(per_target: list[dict], unit: str) -> np.ndarray:
+    """Each target's bootstrap unit, numbered from 0: the target itself, or its pair.
+
+    Models 2j and 2j + 1 of a paired plan share their K - 2 references, so their metrics are
+    correlated and the pair is the independent unit. A pair with one target left in (the other
+    undefined) is a unit of one.
+    """
+    if unit not in CI_UNITS:
+        raise UserError(f"unknown CI unit {unit!r}; use one of {', '.join(CI_UNITS)}")
+    if unit == "targets":
+        return np.arange(len(per_target))
+    return np.unique([t["target"] // 2 for t in per_target], return_inverse=True)[1]
+
+
+def _summary(values: np.ndarray, units: np.ndarray, draws: np.ndarray) -> dict:
+    """Mean, std (ddof=1) and percentile-bootstrap 95% CI of the mean over targets.
+
+    Each resample draws units with replacement and averages every target of the drawn units.
+    """
     std = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
-    lo, hi = np.percentile(values[resamples].mean(axis=1), [2.5, 97.5])
+    sums, sizes = np.bincount(units, weights=values), np.bincount(units)
+    lo, hi = np.percentile(sums[draws].sum(axis=1) / sizes[draws].sum(axis=1), [2.5, 97.5])
     return {"mean": float(np.mean(values)), "std": std, "ci95": [float(lo), float(hi)]}
 
 
-def aggregate(per_target: list[dict], seed: int = 0, n_bootstrap: int = 1000) -> dict:
+def aggregate(per_target: list[dict], seed: int = 0, n_bootstrap: int = 1000, unit: str = "targets") -> dict:
     """Combine the ``target_metrics`` of several target models into the public record.
 
-    Each metric gets ``mean``, ``std`` and ``ci95`` over targets. The CI resamples targets with
-    replacement (``numpy.random.default_rng(seed)``, the same resamples for every metric), so it
-    is deterministic for a seed. Each ``tpr_at_fpr`` level also gets ``realised_fpr`` (the mean
-    over targets) and ``n_nonmembers`` (the minimum over targets: the coarsest FPR grid).
+    Each metric gets ``mean``, ``std`` and ``ci95`` over targets. The CI is a percentile bootstrap
+    that draws ``unit``s with replacement: ``"targets"``, or the ``"pairs"`` of models (2j, 2j + 1)
+    of a paired plan, for which each entry names its ``target``. ``numpy.random.default_rng(seed)``
+    makes the draws, the same for every metric, so the CI is deterministic for a seed; the record
+    says ``ci_unit: "pairs"`` when pairs were drawn. Each ``tpr_at_fpr`` level also gets
+    ``realised_fpr`` (the mean over targets) and ``n_nonmembers`` (the minimum over targets: the
+    coarsest FPR grid).
     """
     if len(per_target) == 0:
         raise UserError("aggregate needs at least one target's metrics; evaluate at least one target model")
     if n_bootstrap < 1:
         raise UserError(f"n_bootstrap must be at least 1, got {n_bootstrap}; pass e.g. n_bootstrap=1000")
-    n = len(per_target)
-    resamples = np.random.default_rng(seed).integers(0, n, size=(n_bootstrap, n))
+    units = _units(per_target, unit)
+    n = int(units.max()) + 1
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_bootstrap, n))
 
-    record = {
-        key: _summary(np.array([t[key] for t in per_target], dtype=np.float64), resamples)
-        for key in ("auc", "balanced_accuracy", "advantage")
-    }
+    def summary(values) -> dict:
+        return _summary(np.array(values, dtype=np.float64), units, draws)
+
+    record = {key: summary([t[key] for t in per_target]) for key in ("auc", "balanced_accuracy", "advantage")}
     record["tpr_at_fpr"] = {}
     for level in per_target[0]["tpr_at_fpr"]:
         rows = [t["tpr_at_fpr"][level] for t in per_target]
-        entry = _summary(np.array([r["tpr"] for r in rows], dtype=np.float64), resamples)
+        entry = summary([r["tpr"] for r in rows])
         entry["realised_fpr"] = float(np.mean([r["realised_fpr"] for r in rows]))
         entry["n_nonmembers"] = int(min(r["n_nonmembers"] for r in rows))
         record["tpr_at_fpr"][level] = entry
+    if unit != "targets":  # stated only for pairs (see Metrics.ci_unit)
+        record["ci_unit"] = unit
     return record

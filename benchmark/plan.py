@@ -21,6 +21,8 @@ import numpy as np
 from miabench.errors import UserError
 from miabench.seeding import derive
 
+LEAK_Z = 5  # standard errors apart before counts of references count as a leak rather than chance
+
 
 @dataclass(frozen=True)
 class MembershipPlan:
@@ -75,15 +77,38 @@ class MembershipPlan:
         return np.array([k for k in range(self.num_models) if k not in excluded], dtype=int)
 
     @property
-    def leaks(self) -> bool:
-        """Whether, for some target, counting memberships among its references reveals its membership."""
+    def leak(self) -> str | None:
+        """What gives some target's membership away through its references' memberships; None if nothing.
+
+        An attack sees which references train on each candidate, and that must not depend on the
+        target's membership: no candidate may be one that only the target trains on (no reference
+        holds it, which marks a member for sure), and the number of references that train on a
+        candidate must not differ between the target's members and non-members by more than chance
+        (LEAK_Z standard errors: independent coin flips stay within). A paired plan puts every
+        challenge example in exactly (K - 2)/2 references of every target: it never leaks.
+        """
         challenge = self.challenge
         for target in range(self.num_models):
             counts = self.members[self.references(target)][:, challenge].sum(axis=0)
             is_member = self.members[target, challenge]
-            if is_member.any() and (~is_member).any() and not set(counts[is_member]) & set(counts[~is_member]):
-                return True
-        return False
+            inside, outside = counts[is_member], counts[~is_member]
+            if not inside.size or not outside.size:
+                continue
+            alone = int((inside == 0).sum())
+            if alone and not (outside == 0).any():
+                return f"target {target} trains on {alone} example(s) that none of its references trains on"
+            gap = inside.mean() - outside.mean()
+            if abs(gap) > LEAK_Z * np.sqrt(inside.var() / inside.size + outside.var() / outside.size):
+                return (
+                    f"target {target}'s members are in {inside.mean():.2f} of its references on average, "
+                    f"its non-members in {outside.mean():.2f}"
+                )
+        return None
+
+    @property
+    def leaks(self) -> bool:
+        """Whether the references' memberships reveal some target's (see :attr:`leak`)."""
+        return self.leak is not None
 
     @property
     def hash(self) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_serializer
 
 from miabench import citations
 from miabench.api import ACCESS_LEVELS, Recipe
@@ -123,6 +123,17 @@ class Metrics(Schema):
     tpr_at_fpr: dict[str, TprSummary]  # keyed by the FPR level, "0.001" ... "0.1"
     targets: int  # targets on which the metrics are defined
     examples: float  # examples judged per target, on average
+    # What the CIs resample: targets, or the pairs of models of a paired plan (which share references).
+    # Stated only for pairs: a record without it resampled targets, as every record before the unit did.
+    ci_unit: Literal["targets", "pairs"] = "targets"
+
+    @model_serializer(mode="wrap")
+    def _unit_when_pairs(self, handler):
+        """Leave the default unit out, so that older records dump (and hash, for the ledger) as written."""
+        data = handler(self)
+        if data.get("ci_unit") == "targets":
+            del data["ci_unit"]
+        return data
 
 
 class TargetTpr(Schema):

@@ -94,12 +94,24 @@ def prepare(spec: RunSpec) -> Prepared:
     return Prepared(spec, track, device, task, reference, defense, attacks, skipped, models)
 
 
-def supported(attacks: list, models: int, auxiliary: int) -> tuple[list, list[str]]:
-    """The attacks a setting of ``models`` models can run, and a line for each it cannot."""
+def supported(
+    attacks: list, models: int, auxiliary: int, references: int | None = None, queries: bool = True
+) -> tuple[list, list[str]]:
+    """The attacks a setting of ``models`` models can run, and a line for each it cannot.
+
+    ``references``: each target's (default: the paired plan's K - 2); ``queries``: whether the
+    models are at hand to answer queries (not for a signals file).
+    """
     kept, skipped = [], []
     for attack in attacks:
         try:
-            scoring.check(attack, models, models - 2, auxiliary)
+            scoring.check(attack, models, models - 2 if references is None else references, auxiliary)
+            budget = attack.threat_model().queries
+            if budget and not queries:
+                raise UserError(
+                    f"attack '{attack.name}' queries the targets (a budget of {budget}) and a signals file has no "
+                    "models to query; run it with 'miabench run'"
+                )
             kept.append(attack)
         except UserError as error:
             skipped.append(str(error))
@@ -183,11 +195,16 @@ def run(spec: RunSpec) -> list[record.Record]:
 def score(signals, attacks, params: dict | None = None, seed: int = 0, out: Path | None = None):
     """Attack every model of a signals file (a path, a :class:`Signals`, or a dict of its arrays) in turn.
 
-    ``params`` gives each attack's parameters by name (``{"lira": {"fixed_variance": True}}``).
-    With ``out``, each attack's record and scores go to ``out/<attack>/`` (``out`` itself for one attack).
+    ``attacks``: names, or ``["all"]`` for every attack the file supports (the others are skipped
+    with a warning each). ``params`` gives each attack's parameters by name (``{"lira":
+    {"fixed_variance": True}}``). With ``out``, each attack's record and scores go to
+    ``out/<attack>/`` (``out`` itself for one attack). A file whose references give a target's
+    memberships away (see :attr:`MembershipPlan.leak`) is refused.
     """
     attacks = [attacks] if isinstance(attacks, str) else list(attacks)
-    attack_objs = [attack_registry.create(name, (params or {}).get(name, {})) for name in attacks]
+    every = attacks == [ALL]
+    names = attack_registry.names() if every else attacks
+    attack_objs = [attack_registry.create(name, (params or {}).get(name, {})) for name in names]
     if isinstance(signals, (str, Path)):
         source, signals = str(signals), Signals.load(signals)
         data_fingerprint = sha256_file(source)
@@ -197,12 +214,19 @@ def score(signals, attacks, params: dict | None = None, seed: int = 0, out: Path
         signals = signals.validate(source)
         data_fingerprint = fingerprint(signals.logits, signals.labels, signals.members)
     plan = MembershipPlan(signals.members)
-    if plan.leaks:
-        warnings.warn(
-            f"{source}: the references' memberships reveal each target's (every example is in the same "
-            f"number of models); pair the models (2j, 2j+1 splitting the examples) for a leak-free evaluation",
-            stacklevel=2,
+    auxiliary = int((~plan.challenge).sum())
+    leak = plan.leak
+    if leak is not None:
+        command = f"miabench plan --models {plan.num_models} --examples {plan.num_examples}"
+        command += (f" --auxiliary {auxiliary}" if auxiliary else "") + " --seed 0 --out plan.npz"
+        raise UserError(
+            f"{source}: {leak}, which gives its memberships away; train the models by the plan '{command}' writes"
         )
+    attack_objs, skipped = supported(attack_objs, plan.num_models, auxiliary, len(plan.references(0)), queries=False)
+    if skipped and not every:
+        raise UserError(skipped[0])
+    for line in skipped:
+        warnings.warn(f"skipped: {line}", stacklevel=2)
     shared = {
         "task": {"name": None, "version": None, "params": {}, "model_family": None,
                  "data_fingerprint": data_fingerprint, "data_source": "signals file", "highlighted": []},

@@ -144,9 +144,11 @@ def same(recomputed, stated) -> bool:
 
 
 def aggregated_metrics(record: Record) -> list[str]:
-    """The headline metrics must be the aggregate of the per-target metrics (catches an edited number)."""
-    per_target = [target.model_dump(exclude={"target"}) for target in record.per_target]
-    recomputed = aggregate(per_target, seed=record.seed) | {"targets": record.metrics.targets}
+    """The headline metrics must be the aggregate of the per-target metrics (catches an edited number),
+    with the CIs resampling the unit the record states."""
+    per_target = [target.model_dump() for target in record.per_target]
+    recomputed = aggregate(per_target, seed=record.seed, unit=record.metrics.ci_unit)
+    recomputed |= {"targets": record.metrics.targets}
     if not same(recomputed | {"examples": record.metrics.examples}, record.metrics):
         return ["metrics are not the aggregate of per_target: a number was edited; submit the record as written"]
     return []
@@ -203,7 +205,8 @@ def scores(record: Record, scores_path: Path) -> list[str]:
         return [f"{scores_path}: its memberships are not the plan's: the scores come from another run"]
     groups = {name.removeprefix("group:"): mask for name, mask in arrays.items() if name.startswith("group:")}
     chosen = arrays.get("chosen")
-    recomputed = measures.attack_metrics(arrays["scores"], chosen, members, groups, record.seed)
+    recomputed = measures.attack_metrics(arrays["scores"], chosen, members, groups, record.seed,
+                                         unit=record.metrics.ci_unit)  # fmt: skip
     shown = ["metrics", "per_target", "base_metrics", "amplification"] + (["metrics_by_subgroup"] if groups else [])
     found = [field for field in shown if not same(recomputed.get(field), getattr(record, field))]
     if "test_predictions" in arrays:

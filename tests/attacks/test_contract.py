@@ -50,6 +50,7 @@ def test_threat_models():
         "modified-entropy": ("scores", 0, False, False, 0),
         "population": ("scores", 0, False, True, 0),
         "reference": ("scores", 2, False, False, 0),
+        "attack-r": ("scores", 2, False, False, 0),
         "rmia": ("scores", 1, False, True, 0),
         "rmia-online": ("scores", 2, True, True, 0),
         "shadow": ("scores", 1, False, False, 0),

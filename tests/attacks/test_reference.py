@@ -1,4 +1,5 @@
-"""Attack-R: the target's loss calibrated by the OUT references' loss on each example."""
+"""Difficulty calibration (Watson et al.): the target's loss calibrated by the OUT references' loss on each
+example. (Ye et al.'s Attack-R is ``attack-r``, tests/attacks/test_attack_r.py.)"""
 
 import numpy as np
 import pytest

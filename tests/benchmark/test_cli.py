@@ -3,6 +3,7 @@
 import hashlib
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 import miabench
 from miabench.cli import main
 from miabench.plan import MembershipPlan
+from miabench.registry import attacks
 from miabench.signals import Signals
 
 
@@ -264,6 +266,72 @@ def test_score_user_errors(capsys, tmp_path):
     _fails(capsys, [*score, "--attack", "lira"], "attack 'lira' needs at least", "reference model(s) but K = 2")
     _fails(capsys, [*score, "--attack", "lira", "--param", "onlin=false"], "did you mean 'online'")
     _fails(capsys, [*score, "--attack", "lira", "--param", "online=perhaps"], "'perhaps'", "true or false")
+    assert not (tmp_path / "out").exists()
+
+
+def _leaking_file(path, models=8, examples=200):
+    """A signals file whose every example is in exactly K/2 models: the references give memberships away."""
+    _signals_file(path, models, examples)
+    with np.load(path) as data:
+        arrays = dict(data)
+    members = np.random.default_rng(1).random((models, examples)).argsort(axis=0) < models // 2
+    np.savez(path, **{**arrays, "members": members})
+
+
+def test_score_refuses_a_leaking_file_and_says_how_to_plan(capsys, tmp_path):
+    _leaking_file(tmp_path / "leaky.npz")
+    argv = ["score", "--signals", tmp_path / "leaky.npz", "--attack", "loss", "--out", tmp_path / "out"]
+    _fails(capsys, argv, "target 0's members are in 3.00", "gives its memberships away",
+           "miabench plan --models 8 --examples 200 --seed 0 --out plan.npz")  # fmt: skip
+    assert not (tmp_path / "out").exists()
+    _signals_file(tmp_path / "paired.npz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not even a warning
+        argv = ["score", "--signals", tmp_path / "paired.npz", "--attack", "loss", "--out", tmp_path / "o"]
+        assert main([str(arg) for arg in argv]) == 0
+
+
+def test_plan_writes_the_paired_design_that_score_accepts(capsys, tmp_path):
+    assert main(["plan", "--models", "6", "--examples", "90", "--auxiliary", "9", "--seed", "4", "--out",
+                 str(tmp_path / "plan.npz")]) == 0  # fmt: skip
+    assert str(tmp_path / "plan.npz") in capsys.readouterr().out
+    with np.load(tmp_path / "plan.npz") as plan:
+        members = plan["members"]
+        assert [int(plan[key]) for key in ("models", "examples", "seed", "auxiliary")] == [6, 90, 4, 9]
+    assert members.dtype == bool and members.shape == (6, 90)
+    assert MembershipPlan(members).paired and MembershipPlan(members).leak is None
+    assert int((~members.any(axis=0)).sum()) == 9
+    np.testing.assert_array_equal(members, MembershipPlan.balanced(6, 90, 4, 9).members)
+    logits = np.random.default_rng(0).normal(size=(6, 90, 1, 2)).astype(np.float32)
+    Signals(logits, np.zeros(90, dtype=np.int64), members).save(tmp_path / "trained.npz")
+    argv = ["score", "--signals", tmp_path / "trained.npz", "--attack", "lira", "--out", tmp_path / "out"]
+    assert main([str(arg) for arg in argv]) == 0
+    _fails(capsys, ["plan", "--models", "5", "--examples", "90", "--seed", "0", "--out", tmp_path / "odd.npz"],
+           "--models 5", "even number")  # fmt: skip
+    assert not (tmp_path / "odd.npz").exists()
+
+
+def test_score_all_runs_every_attack_the_file_supports_and_names_the_others(capsys, tmp_path):
+    _signals_file(tmp_path / "signals.npz")  # no auxiliary examples, no models to query
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning) as warned:
+        assert main(["score", "--signals", str(tmp_path / "signals.npz"), "--attack", "all", "--out", str(out)]) == 0
+    lines = [str(warning.message) for warning in warned]
+    assert all(line.startswith("skipped: attack '") and "\n" not in line for line in lines)
+    skipped = {line.split("'")[1] for line in lines}
+    assert {"population", "rmia", "rmia-online", "label-only"} <= skipped
+    ran = {path.parent.name for path in out.glob("*/result.json")}
+    assert {"loss", "lira", "lira-offline", "shadow", "boundary-targeted"} <= ran
+    assert ran | skipped == set(attacks.names()) and not ran & skipped
+    stdout = capsys.readouterr().out
+    assert all(str(out / name / "result.json") in stdout for name in ran)
+
+
+def test_score_refuses_a_named_attack_the_file_cannot_serve(capsys, tmp_path):
+    _signals_file(tmp_path / "signals.npz")
+    score = ["score", "--signals", tmp_path / "signals.npz", "--out", tmp_path / "out"]
+    _fails(capsys, [*score, "--attack", "loss,population"], "attack 'population' needs auxiliary examples")
+    _fails(capsys, [*score, "--attack", "label-only"], "attack 'label-only' queries the targets", "miabench run")
     assert not (tmp_path / "out").exists()
 
 

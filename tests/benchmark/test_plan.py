@@ -129,5 +129,35 @@ def test_a_plain_exactly_half_design_is_flagged_as_leaking():
     # LiRA's original construction: each example in exactly K/2 models, no pairs.
     members = rng.random((8, 100)).argsort(axis=0) < 4
     assert MembershipPlan(members).leaks
+    assert MembershipPlan(members).leak == (
+        "target 0's members are in 3.00 of its references on average, its non-members in 4.00"
+    )
     assert not MembershipPlan.balanced(8, 100, 0, auxiliary=10).leaks
-    assert not MembershipPlan(rng.random((8, 100)) < 0.5).leaks  # independent coin flips do not leak
+    for seed in range(5):  # independent coin flips, with too many models for any example to be in one only
+        assert MembershipPlan(np.random.default_rng(seed).random((32, 100)) < 0.5).leak is None
+
+
+@pytest.mark.parametrize("models, auxiliary", [(2, 0), (4, 3), (8, 0), (16, 40)])
+def test_a_paired_plan_never_leaks(models, auxiliary):
+    for seed in range(3):
+        assert MembershipPlan.balanced(models, 101, seed, auxiliary).leak is None
+
+
+def test_counts_that_differ_without_separating_are_a_leak():
+    rng = np.random.default_rng(1)
+    members = rng.random((16, 600)) < 0.5
+    # Half the examples follow the exactly-K/2 design: the counts overlap, but the members' are lower.
+    members[:, :300] = rng.random((16, 300)).argsort(axis=0) < 8
+    plan = MembershipPlan(members)
+    counts = members[plan.references(0)].sum(axis=0)
+    assert set(counts[members[0]]) & set(counts[~members[0]])  # not separated
+    assert "of its references on average" in plan.leak
+
+
+def test_an_example_only_the_target_trains_on_is_a_leak():
+    members = np.random.default_rng(0).random((32, 100)) < 0.5  # coin flips: no leak (see above)
+    members[:, 7] = False
+    members[3, 7] = True  # a member of target 3 alone: no reference holds it, which no non-member shows
+    plan = MembershipPlan(members)
+    assert plan.leak == "target 3 trains on 1 example(s) that none of its references trains on"
+    assert plan.leaks

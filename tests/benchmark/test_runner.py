@@ -3,9 +3,10 @@
 import numpy as np
 
 import miabench
-from miabench import harness
+from miabench import harness, runner
 from miabench.atomic import sha256_file
 from miabench.metrics import FPR_LEVELS
+from miabench.registry import attacks
 
 
 def test_record_carries_the_public_contract(location_run):
@@ -101,3 +102,14 @@ def test_l2_defense_reduces_leakage_on_real_models(data_dir, tmp_path):
     assert defended.recipe.weight_decay == 0.01 and plain.recipe.weight_decay == 0.0
     assert defended.config_hash != plain.config_hash
     assert defended.metrics.auc.mean < plain.metrics.auc.mean - 0.03
+
+
+def test_supported_counts_the_references_given_and_needs_models_for_queries():
+    lira, label_only, loss = (attacks.create(name) for name in ("lira", "label-only", "loss"))
+    kept, skipped = runner.supported([lira, label_only, loss], 4, 0)  # a run: K - 2 references, models at hand
+    assert kept == [lira, label_only, loss] and skipped == []
+    kept, skipped = runner.supported([lira, label_only, loss], 3, 0, references=2, queries=False)  # a signals file
+    assert kept == [lira, loss]
+    (line,) = skipped
+    assert line.startswith("attack 'label-only' queries the targets (a budget of 100000)") and "miabench run" in line
+    assert runner.supported([lira], 3, 0)[1][0].startswith("attack 'lira' needs at least 2 reference model(s)")
