@@ -3,20 +3,24 @@
 An entry's key is the hash of everything that determines the trained models (task
 version and params, data fingerprint, plan, defense, recipe, seed, precision), so a
 rerun of the same configuration trains nothing. Each entry records its file's
-checksum; an entry that fails it is discarded and recomputed.
+checksum; an entry that fails it is discarded and recomputed. Runs of one configuration
+train it one at a time (:meth:`SignalsCache.lock`): the later ones reuse what the first stored.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import shutil
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from miabench.atomic import save_npz, sha256_file, write_json
+from miabench.atomic import save_npz, sha256_file, unwritable, write_json
 from miabench.data import cache_root
 from miabench.errors import UserError
 from miabench.signals import Signals
@@ -52,12 +56,36 @@ class SignalsCache:
             for path in files:
                 if sha256_file(path) != meta["sha256"][path.name]:
                     raise ValueError(f"{path.name}: checksum mismatch")
-            return Signals.load(entry / "signals.npz")
+            return Signals.load(entry / "signals.npz", limit=False)  # its own file: no size cap
         except (ValueError, KeyError, TypeError, UserError) as error:
             warnings.warn(f"cache entry {entry} is corrupted ({error}); recomputing it", stacklevel=2)
-            for path in [meta_path, *files]:
-                path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only cache says so when it is written
+                for path in [meta_path, *files]:
+                    path.unlink(missing_ok=True)
             return None
+
+    @contextlib.contextmanager
+    def lock(self, key: str):
+        """Hold the entry's lock: another run of the same configuration waits here until this one is done.
+
+        An exclusive ``flock`` on ``<entry>/lock``; the system releases it when the process ends, so a
+        killed run never leaves a stale lock. An unwritable cache is a one-line UserError before training.
+        """
+        path = self.entry(key) / "lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as error:
+            raise unwritable(path, error) from None
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                warnings.warn(f"another run is training these models (it holds {path}); waiting for it", stacklevel=3)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(handle)  # releases the lock
 
     def load_weights(self, key: str) -> dict[str, np.ndarray]:
         """The trained models' weights of a complete entry, as flat arrays (see harness.flatten_weights)."""

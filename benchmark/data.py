@@ -3,17 +3,23 @@ drawing a task's population and test set."""
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import hashlib
+import lzma
 import os
 import shutil
-import tempfile
+import tarfile
 import urllib.error
 import urllib.request
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import platformdirs
 
+from miabench.atomic import writing
 from miabench.errors import UserError
 
 DATA_DIR_ENV = "MIABENCH_DATA_DIR"
@@ -36,6 +42,24 @@ def require_file(data_dir: str | Path, relative: str, how_to_get: str) -> Path:
             f"or unset it to {how_to_get}"
         )
     return path
+
+
+# What decoding a truncated or corrupt file raises: decompressors and archives, np.load (KeyError for a missing
+# array) and parsers (pandas' ParserError, UnicodeDecodeError and JSONDecodeError are ValueErrors).
+DAMAGE = (EOFError, ValueError, KeyError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, tarfile.TarError,
+          zipfile.BadZipFile)  # fmt: skip
+
+
+@contextlib.contextmanager
+def reading(path: str | Path, source: str):
+    """Decode the file ``path`` inside this block: whatever its decoding raises (see DAMAGE) becomes the
+    one-line UserError "<path> is damaged (<reason>): get it again from <source> ...", not a traceback."""
+    try:
+        yield
+    except DAMAGE as error:
+        reason = str(error.args[0] if isinstance(error, KeyError) and error.args else error)
+        reason = (reason.strip().splitlines() or [type(error).__name__])[0]
+        raise UserError(f"{path} is damaged ({reason}): get it again from {source} and replace it") from None
 
 
 def fingerprint(*arrays) -> str:
@@ -129,22 +153,13 @@ def download(url: str, cache_name: str, *, local_copy: str = "a local copy of th
     target = cache_dir() / cache_name
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write to a temporary file first so an interrupted download never looks complete.
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{cache_name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=60) as response:
-                    shutil.copyfileobj(response, out)
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-                reason = getattr(error, "reason", error)
-                raise UserError(
-                    f"cannot download {url} ({reason}): set {DATA_DIR_ENV} (or --data-dir) "
-                    f"to a folder holding {local_copy}"
-                ) from None
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    with writing(target) as out:  # an interrupted download never looks complete
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                shutil.copyfileobj(response, out)
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            reason = getattr(error, "reason", error)
+            raise UserError(
+                f"cannot download {url} ({reason}): set {DATA_DIR_ENV} (or --data-dir) to a folder holding {local_copy}"
+            ) from None
     return target

@@ -30,7 +30,8 @@ from tqdm.auto import tqdm
 from miabench import augment
 from miabench import device as devices
 from miabench.api import STRATEGIES, Recipe
-from miabench.atomic import save_torch
+from miabench.atomic import load_torch, save_torch
+from miabench.errors import UserError
 from miabench.losses import cross_entropy
 from miabench.seeding import derive
 
@@ -281,8 +282,8 @@ def train(
     optimizer = make_optimizer(models.parameters(), recipe)
     augmenting = recipe.flip or recipe.translate > 0
     start = 0
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
+    state = None if checkpoint is None else load_torch(checkpoint, map_location=device, weights_only=True)
+    if state is not None:  # None: no checkpoint, or a damaged one (discarded with a warning)
         models.load_state_dict(state["models"])
         optimizer.load_state_dict(state["optimizer"])
         start = state["epoch"]
@@ -311,6 +312,8 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             optimizer.step()
+        if not all(torch.isfinite(p).all() for p in models.parameters()):  # before a checkpoint keeps them
+            raise diverged("weights", model_indices, recipe.lr)
         stop = on_epoch is not None and bool(on_epoch(epoch))
         if checkpoint is not None:
             done = recipe.epochs if stop else epoch + 1  # a stopped run resumes as finished
@@ -318,6 +321,16 @@ def train(
         if stop:
             break
     return models
+
+
+def diverged(what: str, model_indices: Sequence[int], lr: float) -> UserError:
+    """The one message for a run whose numbers blew up (non-finite ``what``): too high a learning rate."""
+    first, last = model_indices[0], model_indices[-1]
+    models = f"model {first}" if first == last else f"models {first}..{last}"
+    return UserError(
+        f"training diverged (non-finite {what}) in {models} at lr={lr:g}: "
+        f"lower the learning rate (lr), e.g. --param lr={lr / 10:g}"
+    )
 
 
 @dataclass

@@ -3,11 +3,14 @@
 Models train in groups (all K stacked at once by default; one at a time for
 families that cannot be stacked). Each finished group's logits are saved as a
 part, and each epoch as a checkpoint, so a killed run resumes where it stopped.
+Parts and checkpoints carry a checksum: a damaged one is discarded (with a warning)
+and recomputed. Nothing non-finite is saved: a diverging run stops with advice.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +21,7 @@ import torch
 from miabench import device as devices
 from miabench import engine
 from miabench.api import Defense, Population, Recipe, Task
-from miabench.atomic import save_npz
+from miabench.atomic import npz_bytes, read_checked, write_bytes
 from miabench.cache import SignalsCache, config_hash
 from miabench.plan import MembershipPlan
 from miabench.signals import Signals
@@ -112,16 +115,18 @@ def train_group(setup: Setup, indices: list[int], checkpoint: Path | None, progr
 
 def save_part(path: Path, logits, test_logits, facts: dict, weights: list[dict]) -> None:
     facts = {f"fact:{name}": np.asarray(values, dtype=np.float64) for name, values in facts.items()}
-    save_npz(path, logits=logits, test_logits=test_logits, **facts, **flatten_weights(weights))
+    data = npz_bytes(logits=logits, test_logits=test_logits, **facts, **flatten_weights(weights))
+    write_bytes(path, data, checked=True)  # a checksum: load_part tells a damaged part from a good one
 
 
 def load_part(path: Path):
-    try:
-        with np.load(path) as part:
-            facts = {key.split(":", 1)[1]: part[key] for key in part.files if key.startswith("fact:")}
-            return part["logits"], part["test_logits"], facts, unflatten_weights(part)
-    except (OSError, ValueError, KeyError, EOFError):
-        return None  # unreadable: retrain this group
+    """A group's saved results, or None when there are none or they are damaged (then they are retrained)."""
+    data = read_checked(path)
+    if data is None:
+        return None
+    with np.load(io.BytesIO(data)) as part:
+        facts = {key.split(":", 1)[1]: part[key] for key in part.files if key.startswith("fact:")}
+        return part["logits"], part["test_logits"], facts, unflatten_weights(part)
 
 
 def flatten_weights(weights: list[dict]) -> dict[str, np.ndarray]:
@@ -144,18 +149,28 @@ def compute_signals(
     """The signals cube for ``setup``, from the cache or freshly trained; also timing info."""
     config = setup.config()
     key = config_hash(config)
-    started = time.perf_counter()
     cached = cache.load(key)
-    if cached is not None:
-        info = {"cache_key": key, "cache_hit": True, "train_seconds": 0.0, "strategy": None}
-        return cached, info | {"facts": cache.facts(key)}
+    if cached is None:
+        with cache.lock(key):  # another run of this configuration may be training it: wait, then reuse it
+            cached = cache.load(key)
+            if cached is None:
+                return train_all(setup, cache, key, config, models_per_group, progress)
+    info = {"cache_key": key, "cache_hit": True, "train_seconds": 0.0, "strategy": None}
+    return cached, info | {"facts": cache.facts(key)}
+
+
+def train_all(setup: Setup, cache: SignalsCache, key: str, config: dict, models_per_group, progress: bool):
+    """Train every group not yet saved in the entry's work folder, then store the entry."""
+    started = time.perf_counter()
     work = cache.work_dir(key)
     logits, test_logits, facts, weights = [], [], [], []
     for indices in groups(setup.plan.num_models, setup.training_strategy, models_per_group):
         name = f"models-{indices[0]:04d}-{indices[-1]:04d}"
-        part = load_part(work / f"{name}.npz") if (work / f"{name}.npz").exists() else None
+        part = load_part(work / f"{name}.npz")
         if part is None:
             part = train_group(setup, indices, work / f"{name}.ckpt", progress)
+            if not all(np.isfinite(values).all() for values in part[:2]):  # checked before it is saved
+                raise engine.diverged("logits", indices, setup.recipe.lr)
             save_part(work / f"{name}.npz", *part)
             (work / f"{name}.ckpt").unlink(missing_ok=True)
         logits.append(part[0])

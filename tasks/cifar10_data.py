@@ -7,7 +7,6 @@ records which source it used, as the two decode to different pixels.
 from __future__ import annotations
 
 import io
-import lzma
 import os
 import tarfile
 import warnings
@@ -18,7 +17,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from miabench.atomic import sha256_file, write_bytes
-from miabench.data import CACHE_DIR_ENV, DATA_DIR_ENV, cache_root, load_hub, require_file
+from miabench.data import DATA_DIR_ENV, cache_root, load_hub, reading, require_file
 from miabench.errors import UserError
 
 HUB_NAME = "uoft-cs/cifar10"
@@ -34,6 +33,7 @@ SOURCES = {
 }
 CACHE_VERSION = 1  # bump when decoding changes, so older cached arrays are not reused
 
+JPEG_SOURCE = f"{JPEG_ORIGIN} (its train/ and test/ folders, as a tar.xz)"
 _FIX = f"replace it with a tar.xz of {JPEG_ORIGIN}'s train/<class>/NNNN.jpg and test/<class>/NNNN.jpg"
 
 
@@ -118,20 +118,18 @@ def decode_archive(path: str | Path, progress: bool = True) -> CifarArrays:
     entries: dict[str, list] = {split: [] for split in PER_CLASS}
     # The bar follows the compressed bytes read: the image count is unknown until the end of the stream.
     bar = {"total": path.stat().st_size, "desc": "decoding CIFAR-10 JPEGs", "disable": not progress}
-    try:
-        with (
-            open(path, "rb") as raw,
-            tqdm.wrapattr(raw, "read", **bar) as handle,
-            tarfile.open(fileobj=handle, mode="r|xz") as archive,  # a stream: one pass, no seeking
-        ):
-            for member in archive:
-                if not member.isfile():
-                    continue
-                split, label, number = _member_key(member.name, path)
-                pixels = _decode_jpeg(archive.extractfile(member).read(), member.name, path)
-                entries[split].append((label, number, pixels))
-    except (tarfile.TarError, lzma.LZMAError, EOFError) as error:
-        raise UserError(f"{path} is not a complete tar.xz archive ({error}): {_FIX}") from None
+    with (
+        reading(path, JPEG_SOURCE),
+        open(path, "rb") as raw,
+        tqdm.wrapattr(raw, "read", **bar) as handle,
+        tarfile.open(fileobj=handle, mode="r|xz") as archive,  # a stream: one pass, no seeking
+    ):
+        for member in archive:
+            if not member.isfile():
+                continue
+            split, label, number = _member_key(member.name, path)
+            pixels = _decode_jpeg(archive.extractfile(member).read(), member.name, path)
+            entries[split].append((label, number, pixels))
     return _assemble(entries, path)
 
 
@@ -163,10 +161,8 @@ def read_jpeg_archive(path: str | Path, progress: bool = True, cache: bool = Tru
     np.savez(buffer, **_arrays_dict(arrays))  # uncompressed: zlib barely shrinks photos and slows every read
     try:
         write_bytes(cached, buffer.getvalue())
-    except OSError as error:  # a read-only or full cache only costs the next run another decode
-        warnings.warn(
-            f"cannot cache the decoded CIFAR-10 images at {cached} ({error}); set {CACHE_DIR_ENV}", stacklevel=2
-        )
+    except UserError as error:  # a read-only or full cache only costs the next run another decode
+        warnings.warn(f"cannot cache the decoded CIFAR-10 images: {error}", stacklevel=2)
     return arrays
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from miabench.api import DataPin, TaskMetadata
-from miabench.data import require_file
+from miabench.data import reading, require_file
 from miabench.errors import UserError
 from miabench.registry import tasks
 from miabench.tasks.mnist import MnistTask, read_hub
@@ -26,16 +25,14 @@ LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 NUM_CLASSES = 10
 CLASS_NAMES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot")
 
-_FIX = f"replace it with the file of the same name from {HUB_NAME} or github.com/zalandoresearch/fashion-mnist"
+SOURCE = "github.com/zalandoresearch/fashion-mnist"  # where the idx files are published
+_FIX = f"replace it with the file of the same name from {HUB_NAME} or {SOURCE}"
 
 
 def read_idx(path: str | Path, magic: int) -> np.ndarray:
     """The uint8 array of a gzipped idx file: big-endian ``magic`` (type and rank), one uint32 a dimension, data."""
-    try:
-        with gzip.open(path, "rb") as handle:
-            raw = handle.read()
-    except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
-        raise UserError(f"{path} is not a readable gzip file ({error}): {_FIX}") from None
+    with reading(path, SOURCE), gzip.open(path, "rb") as handle:
+        raw = handle.read()
     rank = magic & 0xFF
     header = 4 * (1 + rank)
     if len(raw) < header or int.from_bytes(raw[:4], "big") != magic:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from miabench.api import DataPin, Population, Recipe, Task, TaskMetadata
-from miabench.data import deduplicate, download, fingerprint, require_file, split
+from miabench.data import deduplicate, download, fingerprint, reading, require_file, split
 from miabench.errors import UserError
 from miabench.params import param
 from miabench.registry import tasks
@@ -25,15 +25,12 @@ NUM_CLASSES = 30
 
 def read_location_tgz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Features ``[N, 446]`` float32 and labels ``[N]`` int64 in 0..29 from the ``bangkok`` CSV in the tarball."""
-    try:
-        with tarfile.open(path, "r:gz") as archive:
-            member = next((m for m in archive.getmembers() if m.isfile() and Path(m.name).name == "bangkok"), None)
-            if member is None:
-                raise UserError(f"{path} holds no file 'bangkok': replace it with the tarball from {URL}")
-            # No header; pandas strips the quotes around the class column ("13").
-            frame = pd.read_csv(archive.extractfile(member), header=None)
-    except tarfile.ReadError:
-        raise UserError(f"{path} is not a gzip tarball: delete it and get it again from {URL}") from None
+    with reading(path, URL), tarfile.open(path, "r:gz") as archive:
+        member = next((m for m in archive.getmembers() if m.isfile() and Path(m.name).name == "bangkok"), None)
+        if member is None:
+            raise UserError(f"{path} holds no file 'bangkok': replace it with the tarball from {URL}")
+        # No header; pandas strips the quotes around the class column ("13").
+        frame = pd.read_csv(archive.extractfile(member), header=None)
     values = frame.to_numpy()
     if values.shape[1] != NUM_FEATURES + 1 or not np.isin(values[:, 0], np.arange(1, NUM_CLASSES + 1)).all():
         raise UserError(

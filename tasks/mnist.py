@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from miabench.api import DataPin, Population, Recipe, Task, TaskMetadata
-from miabench.data import deduplicate, fingerprint, load_hub, require_file, split
+from miabench.data import deduplicate, fingerprint, load_hub, reading, require_file, split
 from miabench.params import param
 from miabench.registry import tasks
 
@@ -35,7 +35,7 @@ def read_hub(hub_name: str, local_files: str, revision: str | None) -> tuple[np.
 
 def _read_npz(data_dir: Path) -> tuple[np.ndarray, ...]:
     path = require_file(data_dir, RELATIVE_PATH, f"load {HUB_NAME} from the Hugging Face Hub")
-    with np.load(path) as arrays:
+    with reading(path, f"huggingface.co/datasets/{HUB_NAME}"), np.load(path, allow_pickle=False) as arrays:
         return tuple(arrays[key] for key in ("x_train", "y_train", "x_test", "y_test"))
 
 

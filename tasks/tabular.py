@@ -9,10 +9,8 @@ dropout), so the K models train stacked under ``torch.func.vmap``.
 
 from __future__ import annotations
 
-import gzip
 import io
 import tarfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ import torch
 from torch import nn
 
 from miabench.api import DataPin, Population, Recipe, Task, TaskMetadata
-from miabench.data import DATA_DIR_ENV, deduplicate, download, fingerprint, load_hub, require_file, split
+from miabench.data import DATA_DIR_ENV, deduplicate, download, fingerprint, load_hub, reading, require_file, split
 from miabench.errors import UserError
 from miabench.params import param
 from miabench.registry import tasks
@@ -81,6 +79,7 @@ class TabularTask(Task):
 ADULT_HUB = "scikit-learn/adult-census-income"
 ADULT_REVISION = "fbeef6ec0e6fd88a5028b94683144000a6b380d5"  # ADULT_HUB's commit on main with adult.csv
 ADULT_FILES = ("adult/adult.data", "adult/adult.test")
+ADULT_SOURCE = "archive.ics.uci.edu/dataset/2/adult"  # the original release of both files
 ADULT_NUMERIC = ("age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week")
 # The categories of the UCI description (adult.names), sorted, plus "?" (missing) where values are missing.
 # Fixed in code rather than fitted, so the encoded width (and the model's input) is the same for every source.
@@ -216,7 +215,7 @@ def read_adult_file(path: str | Path) -> pd.DataFrame:
     and ends its labels with '.', which is dropped here.
     """
     fix = f"replace it with the UCI Adult file, or unset {DATA_DIR_ENV} to load {ADULT_HUB} from the Hugging Face Hub"
-    try:
+    with reading(path, ADULT_SOURCE):
         # "|" opens the test file's header line and appears in no value; "?" must stay a category, not NaN.
         frame = pd.read_csv(
             path,
@@ -228,8 +227,6 @@ def read_adult_file(path: str | Path) -> pd.DataFrame:
             keep_default_na=False,
             na_values=[""],
         )
-    except ValueError:  # pandas' parser errors and UnicodeDecodeError are ValueErrors
-        raise UserError(f"{path} is not a UCI Adult file (15 values separated by ', ' a row): {fix}") from None
     if frame.empty or frame.isna().any().any():
         raise UserError(f"{path} is not a UCI Adult file (15 values separated by ', ' a row): {fix}")
     frame["income"] = frame["income"].str.rstrip(".")
@@ -360,19 +357,15 @@ def _read_int_table(raw: bytes, dtype) -> np.ndarray:
 
 def _tar_members(path: Path, names: tuple[str, ...], url: str) -> list[bytes]:
     """The bytes of each file ``names`` (paths inside the tarball, a leading folder allowed)."""
-    fix = f"delete it and get it again from {url}"
-    try:
-        with tarfile.open(path, "r:gz") as archive:
-            files = {m.name.removeprefix("./"): m for m in archive.getmembers() if m.isfile()}
-            contents = []
-            for name in names:
-                member = next((m for key, m in files.items() if key == name or key.endswith("/" + name)), None)
-                if member is None:
-                    raise UserError(f"{path} holds no file '{name}': {fix}")
-                contents.append(archive.extractfile(member).read())
-            return contents
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile):
-        raise UserError(f"{path} is not a gzip tarball: {fix}") from None
+    with reading(path, url), tarfile.open(path, "r:gz") as archive:
+        files = {m.name.removeprefix("./"): m for m in archive.getmembers() if m.isfile()}
+        contents = []
+        for name in names:
+            member = next((m for key, m in files.items() if key == name or key.endswith("/" + name)), None)
+            if member is None:
+                raise UserError(f"{path} holds no file '{name}': delete it and get it again from {url}")
+            contents.append(archive.extractfile(member).read())
+        return contents
 
 
 def _check_labels(labels: np.ndarray, path: Path, what: str, url: str) -> np.ndarray:

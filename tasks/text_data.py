@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from miabench.api import DataPin
-from miabench.data import DATA_DIR_ENV, load_hub, require_file
+from miabench.data import DATA_DIR_ENV, load_hub, reading, require_file
 from miabench.errors import UserError
 
 
@@ -86,6 +86,12 @@ def _require_all(data_dir: Path, relatives: Iterable[str], how_to_get: str) -> l
     return [require_file(data_dir, relative, how_to_get) for relative in relatives]
 
 
+def _read_csv(path: Path, source: str, **options) -> pd.DataFrame:
+    """``pd.read_csv(path, **options)``; a damaged file is a one-line UserError pointing at ``source``."""
+    with reading(path, source):
+        return pd.read_csv(path, **options)
+
+
 _SPLIT_ORDER = ("train", "validation", "valid", "dev", "test")
 
 
@@ -132,10 +138,12 @@ def read_goemotions(data_dir: Path) -> pd.DataFrame:
     frames = []
     for path in paths:
         # No header. Texts holding quotes are CSV-quoted ("" for "): the default quoting undoes that.
-        frame = pd.read_csv(
-            path, sep="\t", header=None, names=["text", "labels", "id"], dtype=str, keep_default_na=False
+        source = f"huggingface.co/datasets/{GOEMOTIONS_HUB}"
+        frame = _read_csv(
+            path, source, sep="\t", header=None, names=["text", "labels", "id"], dtype=str, keep_default_na=False
         )
-        frame["labels"] = [[int(label) for label in labels.split(",")] for labels in frame["labels"]]
+        with reading(path, source):
+            frame["labels"] = [[int(label) for label in labels.split(",")] for labels in frame["labels"]]
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
@@ -170,13 +178,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 def read_dreaddit(data_dir: Path) -> pd.DataFrame:
     """Columns ``text``, ``label``, ``post_id`` (one row per annotated segment) from both CSV files, in order."""
     paths = _require_all(data_dir, DREADDIT_FILES, f"load {DREADDIT_HUB} from the Hugging Face Hub")
-    frames = [
-        pd.read_csv(
-            path, usecols=["text", "label", "post_id"], dtype={"text": str, "post_id": str}, keep_default_na=False
-        )
-        for path in paths
-    ]
-    return pd.concat(frames, ignore_index=True)[["text", "label", "post_id"]]
+    source, columns = f"huggingface.co/datasets/{DREADDIT_HUB}", ["text", "label", "post_id"]
+    options = {"usecols": columns, "dtype": {"text": str, "post_id": str}, "keep_default_na": False}
+    frames = [_read_csv(path, source, **options) for path in paths]
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def dreaddit_from_hub(splits) -> pd.DataFrame:
@@ -256,8 +261,9 @@ def read_sdcnl(data_dir: Path) -> pd.DataFrame:
     """Columns ``title``, ``selftext``, ``is_suicide`` from both CSV files, in order."""
     paths = _require_all(data_dir, SDCNL_FILES, f"use the CSV files of {SDCNL_URL} (data/), the only public source")
     frames = [
-        pd.read_csv(
+        _read_csv(
             path,
+            SDCNL_URL,
             usecols=["title", "selftext", "is_suicide"],
             dtype={"title": str, "selftext": str},
             keep_default_na=False,
@@ -298,7 +304,7 @@ def read_esconv(data_dir: Path) -> list[dict]:
     paths = _require_all(data_dir, ESCONV_FILES, f"load {ESCONV_HUB} from the Hugging Face Hub")
     records = []
     for path in paths:
-        with open(path, encoding="utf-8") as lines:
+        with reading(path, f"huggingface.co/datasets/{ESCONV_HUB}"), open(path, encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
                 if not line.strip():
                     continue
@@ -387,14 +393,18 @@ def read_tweeteval(data_dir: Path, task: str) -> pd.DataFrame:
     paths = _require_all(data_dir, relatives, f"load {TWEETEVAL_HUB} (config {task}) from the Hugging Face Hub")
     texts, labels = [], []
     for text_path, label_path in zip(paths[::2], paths[1::2]):
-        split_texts, split_labels = _read_lines(text_path), _read_lines(label_path)
+        source = f"huggingface.co/datasets/{TWEETEVAL_HUB}"
+        with reading(text_path, source):
+            split_texts = _read_lines(text_path)
+        with reading(label_path, source):
+            split_labels = [int(label) for label in _read_lines(label_path)]
         if len(split_texts) != len(split_labels):
             raise UserError(
                 f"{text_path} has {len(split_texts)} lines but {label_path} has {len(split_labels)}: "
                 f"replace both with the TweetEval release"
             )
         texts += split_texts
-        labels += [int(label) for label in split_labels]
+        labels += split_labels
     return pd.DataFrame({"text": texts, "label": np.asarray(labels, dtype=np.int64)})
 
 
@@ -420,7 +430,8 @@ DAVIDSON_FILE = "davidson/labeled_data.csv"
 def read_davidson(data_dir: Path) -> pd.DataFrame:
     """Columns ``tweet``, ``class`` from ``labeled_data.csv``."""
     path = require_file(data_dir, DAVIDSON_FILE, f"load {DAVIDSON_HUB} from the Hugging Face Hub")
-    return pd.read_csv(path, usecols=["tweet", "class"], dtype={"tweet": str}, keep_default_na=False)[
+    source = f"huggingface.co/datasets/{DAVIDSON_HUB}"
+    return _read_csv(path, source, usecols=["tweet", "class"], dtype={"tweet": str}, keep_default_na=False)[
         ["tweet", "class"]
     ]
 

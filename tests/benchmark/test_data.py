@@ -65,6 +65,21 @@ def test_download_unreachable_is_a_user_error(monkeypatch, tmp_path):
     assert list((tmp_path / "cache" / "downloads").iterdir()) == []
 
 
+def test_reading_turns_decoding_errors_into_one_line(tmp_path):
+    import gzip
+
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(b"payload")[:-4])
+    with pytest.raises(UserError) as error, data.reading(path, "example.org/x"), gzip.open(path) as handle:
+        handle.read()
+    assert str(error.value).startswith(f"{path} is damaged (") and "get it again from example.org/x" in str(error.value)
+    # Errors that are not about the file's content pass through unchanged.
+    with pytest.raises(UserError, match="^its own message$"), data.reading(path, "example.org/x"):
+        raise UserError("its own message")
+    with pytest.raises(PermissionError), data.reading(path, "example.org/x"):
+        raise PermissionError("not readable")
+
+
 # --- the Hub ------------------------------------------------------------------
 
 

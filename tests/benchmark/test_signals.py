@@ -1,11 +1,14 @@
 """The signals.npz format: a faithful round trip, and a one-line UserError for each malformed file."""
 
+import io
+import zipfile
+
 import numpy as np
 import pytest
 
 from miabench.errors import UserError
 from miabench.plan import MembershipPlan
-from miabench.signals import Signals
+from miabench.signals import MAX_GIB, Signals
 
 K, N, A, C = 4, 12, 2, 3
 
@@ -62,6 +65,12 @@ def _inf(arrays):
     return {"logits": logits}
 
 
+def _nan_test_logits(arrays):
+    test_logits = np.ones((K, 3, C), np.float32)
+    test_logits[2, 1, 0] = np.nan
+    return {"test_logits": test_logits, "test_labels": np.zeros(3, np.int64)}
+
+
 def _out_of_range(arrays):
     labels = arrays["labels"].copy()
     labels[4] = C
@@ -86,6 +95,9 @@ MALFORMED = [
     ("one class", lambda a: {"logits": a["logits"][..., :1], "labels": a["labels"] * 0}, ["1 class"]),
     ("NaN", _nan, ["1 NaN or infinite"]),
     ("inf", _inf, ["2 NaN or infinite"]),
+    ("NaN test_logits", _nan_test_logits, ["test_logits contain 1 NaN or infinite"]),
+    ("no views", lambda a: {"logits": a["logits"][:, :, :0]}, ["logits", "no views (A)"]),
+    ("no examples", lambda a: {k: v[..., :0] if k != "logits" else v[:, :0] for k, v in a.items()}, ["no examples"]),
     ("labels wrong length", lambda a: {"labels": a["labels"][:-1]}, ["labels", f"[{N}]"]),
     ("float labels", lambda a: {"labels": a["labels"].astype(np.float64)}, ["labels", "float64", "int64"]),
     ("labels out of range", _out_of_range, ["labels", f"0..{C - 1}"]),
@@ -180,3 +192,34 @@ def test_missing_path(tmp_path):
         Signals.load(path)
     with pytest.raises(UserError, match="does not exist"):
         Signals.load(tmp_path)  # a directory is not a signals file either
+
+
+def _headers_only(path, layout):
+    """A .npz file whose members are .npy headers declaring ``layout`` ({name: (shape, dtype)}) and no data."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, (shape, dtype) in layout.items():
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(
+                header, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+            )
+            archive.writestr(f"{name}.npy", header.getvalue())
+    return path
+
+
+def test_a_file_declaring_more_than_the_cap_is_refused_from_its_headers(tmp_path):
+    k, n, a, c = 64, 50_000, 625, 100  # 745 GiB of float32 logits
+    layout = {"logits": ((k, n, a, c), np.float32), "labels": ((n,), np.int64), "members": ((k, n), bool)}
+    path = _headers_only(tmp_path / "huge.npz", layout)
+    assert path.stat().st_size < 1000
+    with pytest.raises(UserError) as error:
+        Signals.load(path)
+    message = str(error.value)
+    assert "\n" not in message and str(path) in message
+    assert "745.1 GiB" in message and f"over the {MAX_GIB} GiB" in message and "write fewer" in message
+
+
+def test_shapes_that_disagree_are_refused_before_loading(tmp_path):
+    # Headers only: loading any array would fail with "not a readable .npz file".
+    layout = {"logits": ((K, N, A, C), np.float32), "labels": ((N,), np.int64), "members": ((K, N + 1), bool)}
+    with pytest.raises(UserError, match=f"members has shape \\({K}, {N + 1}\\), expected \\[K, N\\]"):
+        Signals.load(_headers_only(tmp_path / "s.npz", layout))
