@@ -323,3 +323,16 @@ class Attack(Component):
     def score(self, view: AttackView) -> np.ndarray | Selection:
         """One score per example ([N]; higher means member), or a :class:`Selection`."""
         raise NotImplementedError
+
+    def score_all(self, statistic: Any, labels: np.ndarray, plan: Any) -> np.ndarray | None:
+        """Every target's scores at once, ``[K, N]``, or None (the default): score target by target.
+
+        An optional shortcut for an attack whose work per target is sums over its
+        references: totals over all K models minus the ones a target leaves out make the
+        whole leave-one-out O(KN) instead of O(K^2 N). ``statistic`` is that of the whole
+        cube, ``plan`` the :class:`~miabench.plan.MembershipPlan`. Row k must equal
+        ``score`` on target k's view up to rounding, so whatever it takes from target k's
+        own membership must cancel out. The harness calls it only for attacks that make
+        no queries.
+        """
+        return None

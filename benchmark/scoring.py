@@ -63,6 +63,22 @@ def take(statistic, index):
     return statistic[index]
 
 
+def checked(attack: Attack, scores, labels: np.ndarray, target: int) -> np.ndarray:
+    """One target's scores as float64, refused unless one finite number per example."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != labels.shape:
+        raise UserError(
+            f"attack '{attack.name}' returned scores of shape {scores.shape}, expected {labels.shape}; "
+            f"its score() must return one score per example"
+        )
+    if not np.isfinite(scores).all():
+        raise UserError(
+            f"attack '{attack.name}' returned {int((~np.isfinite(scores)).sum())} NaN or infinite scores "
+            f"for target {target}; its score() must return finite numbers"
+        )
+    return scores
+
+
 def leave_one_out(
     attack: Attack,
     logits: np.ndarray,
@@ -70,14 +86,25 @@ def leave_one_out(
     plan: MembershipPlan,
     inputs=None,
     oracle: Callable | None = None,
+    per_target: bool = False,
 ) -> Scored:
     """Row k of the scores is the attack on model k, with the plan's references for k.
 
     ``oracle(k)``, when given, opens counted queries to model k for attacks that need them.
+    An attack that makes no queries and scores every target at once (``Attack.score_all``)
+    is scored so, unless ``per_target`` asks for ``score`` on each target's view (the two agree).
     """
     auxiliary = ~plan.challenge
     check(attack, plan.num_models, len(plan.references(0)), int(auxiliary.sum()))
     statistic = attack.statistic(observe(logits, attack.threat_model().access), labels)
+    every = None if per_target or attack.threat_model().queries else attack.score_all(statistic, labels, plan)
+    if every is not None:
+        if len(every) != plan.num_models:
+            raise UserError(
+                f"attack '{attack.name}' returned scores for {len(every)} targets, expected {plan.num_models}; "
+                f"its score_all() must return one row per model"
+            )
+        return Scored(np.stack([checked(attack, row, labels, k) for k, row in enumerate(every)]), None, 0)
     rows, chosen, queries = [], [], 0
     for target in range(plan.num_models):
         others = plan.references(target)
@@ -87,18 +114,7 @@ def leave_one_out(
             target_oracle,
         )  # fmt: skip
         out = attack.score(view)
-        scores = np.asarray(out.scores if isinstance(out, Selection) else out, dtype=np.float64)
-        if scores.shape != labels.shape:
-            raise UserError(
-                f"attack '{attack.name}' returned scores of shape {scores.shape}, expected {labels.shape}; "
-                f"its score() must return one score per example"
-            )
-        if not np.isfinite(scores).all():
-            raise UserError(
-                f"attack '{attack.name}' returned {int((~np.isfinite(scores)).sum())} NaN or infinite scores "
-                f"for target {target}; its score() must return finite numbers"
-            )
-        rows.append(scores)
+        rows.append(checked(attack, out.scores if isinstance(out, Selection) else out, labels, target))
         if isinstance(out, Selection):
             chosen.append(np.asarray(out.chosen, dtype=bool))
         queries += target_oracle.used if target_oracle is not None else 0

@@ -18,7 +18,7 @@ def test_record_carries_the_public_contract(location_run):
         assert entry.realised_fpr <= alpha and entry.n_nonmembers > 0
         assert entry.ci95[0] <= entry.mean <= entry.ci95[1]
     assert record.task.name == "location" and record.task.version
-    assert record.attack.params == {"online": True, "fixed_variance": False}
+    assert record.attack.params == {"online": True, "fixed_variance": False, "variant": "paper"}
     assert record.attack.threat_model.access == "scores"
     assert record.defense.name == "none"
     assert (record.models, record.views, record.classes) == (16, 1, 30)

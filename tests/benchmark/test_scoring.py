@@ -59,3 +59,58 @@ def test_non_finite_scores_from_an_attack_are_a_clear_error(synthetic_cube):
     broken.name = "broken"
     with pytest.raises(UserError, match="NaN"):
         scoring.leave_one_out(broken, *synthetic_cube(models=4, examples=10))
+
+
+def test_an_attack_may_score_every_target_at_once(synthetic_cube):
+    calls = []
+
+    @dataclass
+    class Centred(Attack):
+        """The target's log-odds minus the references' mean: per target, or for all at once from the totals."""
+
+        def threat_model(self):
+            return ThreatModel(access="logits")
+
+        def statistic(self, outputs, labels):
+            return outputs[..., 0, 1].astype(np.float64)  # [K, N]
+
+        def score(self, view):
+            calls.append("score")
+            return view.target - view.references.mean(axis=0)
+
+        def score_all(self, statistic, labels, plan):
+            calls.append("score_all")
+            total, others = statistic.sum(axis=0), [plan.references(k) for k in range(plan.num_models)]
+            left_out = [np.delete(statistic, refs, axis=0).sum(axis=0) for refs in others]
+            return np.stack([statistic[k] - (total - left_out[k]) / len(refs) for k, refs in enumerate(others)])
+
+    class Querying(Centred):
+        def threat_model(self):
+            return ThreatModel(access="logits", queries=1)
+
+    logits, labels, plan = synthetic_cube(models=6, examples=30, auxiliary=5)
+    attack, querying = Centred(), Querying()
+    attack.name, querying.name = "centred", "querying"
+    at_once = scoring.leave_one_out(attack, logits, labels, plan)
+    one_by_one = scoring.leave_one_out(attack, logits, labels, plan, per_target=True)
+    assert calls == ["score_all"] + ["score"] * 6
+    assert np.allclose(at_once.scores, one_by_one.scores, rtol=1e-12, atol=1e-12)
+    assert at_once.chosen is None and at_once.queries == 0
+    calls.clear()
+    scoring.leave_one_out(querying, logits, labels, plan)  # an attack that queries: target by target, with its oracle
+    assert calls == ["score"] * 6
+
+
+def test_scores_for_too_few_targets_at_once_are_a_clear_error(synthetic_cube):
+    @dataclass
+    class Short(Attack):
+        def threat_model(self):
+            return ThreatModel(access="scores")
+
+        def score_all(self, statistic, labels, plan):
+            return np.zeros((plan.num_models - 1, len(labels)))
+
+    short = Short()
+    short.name = "short"
+    with pytest.raises(UserError, match="one row per model"):
+        scoring.leave_one_out(short, *synthetic_cube(models=4, examples=10))
