@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import logsumexp
 
 from miabench.api import Attack, AttackView, ThreatModel
 from miabench.errors import UserError
@@ -37,14 +36,36 @@ def true_class_mask(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def true_class_log_prob(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """log p_y: minus the cross-entropy loss."""
-    return np.where(true_class_mask(log_probs, labels), log_probs, -np.inf).max(axis=-1)
+    index = labels.reshape((1,) * (log_probs.ndim - 3) + (-1, 1, 1))
+    return np.take_along_axis(log_probs, index, axis=-1)[..., 0]
+
+
+BLOCK = 1 << 14  # examples (of one leading index) per step: the temporaries stay in cache
 
 
 def logit_scaled_confidence(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """phi = log p_y - log sum_{y' != y} p_y', computed without forming 1 - p_y."""
-    is_true = true_class_mask(log_probs, labels)
-    true = np.where(is_true, log_probs, -np.inf).max(axis=-1)
-    return true - logsumexp(np.where(is_true, -np.inf, log_probs), axis=-1)
+    """phi = log p_y - log sum_{y' != y} p_y', in float64, computed without forming 1 - p_y.
+
+    A log-sum-exp over the other classes, one block of examples at a time: over a whole
+    cube, temporaries of its size would cost more than the arithmetic.
+    """
+    *leading, examples, views, classes = log_probs.shape
+    rows = log_probs.reshape(-1, examples, views, classes)
+    phi = np.empty(rows.shape[:-1])
+    for start in range(0, examples, BLOCK):
+        true = labels[start : start + BLOCK]
+        at_true = np.arange(len(true)), slice(None), true
+        for row, out in zip(rows[:, start : start + BLOCK], phi[:, start : start + BLOCK]):
+            others = row.astype(np.float64)  # a copy, overwritten below
+            out[:] = others[at_true]
+            others[at_true] = -np.inf
+            top = others.max(axis=-1)
+            top[~np.isfinite(top)] = 0  # as logsumexp does: a row of -inf gives -inf, not NaN
+            others -= top[..., None]
+            np.exp(others, out=others)
+            with np.errstate(divide="ignore"):  # no other class: phi = inf, silently, as with logsumexp
+                out -= top + np.log(others.sum(axis=-1))
+    return phi.reshape(*leading, examples, views)
 
 
 def out_mean(references: np.ndarray, members: np.ndarray, needed: np.ndarray, attack: str) -> np.ndarray:

@@ -12,15 +12,16 @@ few dozen per class no threshold reaches 1% FPR and the TPR there is 0 by
 construction. ``small_classes`` says what a class with fewer than ``MIN_AUXILIARY``
 auxiliary examples (what the smallest reported FPR, 1/1000, needs) does:
 
-- ``per-class`` (the default, the rule this attack has always had, so that the
-  records it made stay comparable): its own percentile all the same;
-- ``global``: the percentile among all auxiliary examples, one threshold for every
-  small class (ml_privacy_meter's population attack uses one threshold for all);
+- ``global`` (the default): the percentile among all auxiliary examples, one threshold
+  for every small class (ml_privacy_meter's population attack uses one threshold for all);
+- ``per-class``: its own percentile all the same (the former default; the records made
+  with it state it);
 - ``tie-break``: its own percentile, with ties between candidates broken by their
   raw log p_y (a miabench refinement; see :func:`break_ties`). Every tie is broken,
   but ties are common only where a class has few auxiliary examples.
 
-A class with no auxiliary example at all uses all of them, whatever the rule.
+Every record states the rule it ran with. A class with no auxiliary example at all uses
+all of them, whatever the rule.
 """
 
 import math
@@ -35,7 +36,7 @@ from miabench.params import param
 from miabench.registry import attacks
 
 MIN_AUXILIARY = math.ceil(1 / min(FPR_LEVELS))  # 1000: examples a threshold at the smallest reported FPR needs
-SMALL_CLASS_RULES = ("per-class", "global", "tie-break")
+SMALL_CLASS_RULES = ("global", "per-class", "tie-break")
 
 
 def percentile(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -63,12 +64,15 @@ def break_ties(scores: np.ndarray, by: np.ndarray) -> np.ndarray:
 @dataclass
 class Population(Attack):
     small_classes: str = param(
-        "per-class", f"what a class with fewer than {MIN_AUXILIARY} auxiliary examples does: its own percentile, "
-        "the percentile among all auxiliary examples, or its own with ties broken by log p_y",
+        "global", f"what a class with fewer than {MIN_AUXILIARY} auxiliary examples does: the percentile among all "
+        "auxiliary examples, its own percentile, or its own with ties broken by log p_y",
         choices=SMALL_CLASS_RULES,
     )  # fmt: skip
 
-    description = "Attack-P: the target's loss against per-class thresholds from known non-members"
+    description = (
+        "Attack-P: the target's loss against per-class thresholds from known non-members, one global threshold "
+        "for classes with too few"
+    )
     citation = ("ye2022enhanced",)
 
     def threat_model(self) -> ThreatModel:

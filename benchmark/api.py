@@ -20,6 +20,7 @@ import torch
 
 from miabench.losses import cross_entropy
 from miabench.params import check, param
+from miabench.seeding import derive
 
 
 @dataclass
@@ -45,15 +46,29 @@ class Recipe:
     momentum: float = param(0.9, "SGD's momentum (sgd only)", within="[0, 1)")
     weight_decay: float = param(0.0, "the optimizer's weight decay", within="[0, inf)")
     schedule: str = param(
-        "constant", "constant, or triangle: lr/5 rising to lr at a quarter of the steps, then to 0",
-        choices=("constant", "triangle"),
+        "constant", "constant; triangle: lr/5 rising to lr at a quarter of the steps, then to 0; cosine: a linear "
+        "warm-up over the first 5% of the steps, then a cosine decay to 0 (the Hugging Face Trainer's)",
+        choices=("constant", "triangle", "cosine"),
     )  # fmt: skip
     flip: bool = param(False, "mirror each training image at random (images only)")
     translate: int = param(0, "shift each training image by up to this many pixels, reflecting the border",
                            within="[0, inf)")  # fmt: skip
+    balanced_batches: bool = param(
+        False, "draw batches with every class equally often (class weighting by sampling, which every loss inherits)"
+    )
+
+    # Fields added after records were first hashed: a config states them only when set, so every
+    # earlier cache key and record hash stays valid.
+    STATED_WHEN_SET: ClassVar[tuple[str, ...]] = ("balanced_batches",)
 
     def __post_init__(self):
         check(self)
+
+    def config(self) -> dict:
+        """The recipe as cache keys and record hashes state it."""
+        fields = dataclasses.asdict(self)
+        defaults = Recipe.__dataclass_fields__
+        return {k: v for k, v in fields.items() if k not in self.STATED_WHEN_SET or v != defaults[k].default}
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,9 @@ class Profile:
 
 TRACKS = ("cpu", "gpu")  # the harness tracks; a result is comparable only within its track
 STRATEGIES = ("stacked", "grouped", "sequential")  # how a group of models trains (see miabench.engine)
+
+
+VALIDATION_SHARE = 0.5  # of the held-out data: the validation split of task versions whose recipe was tuned
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,15 @@ class TaskMetadata:
     # The data this version is defined on, per track (of TRACKS): a record's examples and data_fingerprint
     # must match its track's pin. A track without one is unpinned. Left out of the hash: metadata stays hashable.
     pinned_data: Mapping[str, DataPin] = dataclasses.field(default_factory=dict, hash=False)
+    # The commit of the published signal cubes (miabench.cubes.REPO) made on this version's pinned data;
+    # None until they are published (README: "Compare a new attack in a minute").
+    cubes_revision: str | None = None
+    # The share of the held-out data carved off as the validation split that recipes are tuned on
+    # (miabench.tuning); utility is then measured on the rest. 0: this version has no validation split.
+    validation_share: float = 0.0
+    # What the literature reports for the dataset, with its metric, model and citation key, beside our
+    # tuned utility in docs/recipes.md; "" where nothing comparable was found.
+    reported_utility: str = ""
 
     def __post_init__(self):
         if self.flagged_class is not None and "flagged" not in self.highlighted:
@@ -119,7 +146,8 @@ class TaskMetadata:
 
 @dataclass
 class Population:
-    """The fixed examples a task draws members from, and its held-out test set."""
+    """The fixed examples a task draws members from, its held-out test set and, where the task
+    version has one, the validation split carved from the held-out data."""
 
     x: torch.Tensor  # [N, ...] float32
     y: torch.Tensor  # [N] int64
@@ -129,9 +157,21 @@ class Population:
     fingerprint: str  # sha256 of the loaded data, so results on different copies never mix
     source: str = ""  # which of the task's data sources it came from, when it has several (e.g. jpeg, hub)
     subgroups: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # [N] masks beyond the classes
+    x_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def carve_validation(self, share: float, seed: str) -> Population:
+        """The population with ``share`` of its held-out examples moved, by a fixed draw, to the validation split."""
+        if share == 0:
+            return self
+        order = np.random.default_rng(derive("validation", seed)).permutation(len(self.y_test))
+        val, test = np.sort(order[: round(share * len(order))]), np.sort(order[round(share * len(order)) :])
+        return dataclasses.replace(
+            self, x_val=self.x_test[val], y_val=self.y_test[val], x_test=self.x_test[test], y_test=self.y_test[test]
+        )
 
 
 @dataclass
@@ -185,6 +225,15 @@ class Task(Component):
         """
         raise NotImplementedError
 
+    def population(self, data_dir: Path | None, progress: bool = True) -> Population:
+        """The population as runs and recipe tuning use it: :meth:`load`'s, with the version's validation split."""
+        return self.load(data_dir, progress).carve_validation(self.metadata.validation_share, self.metadata.name)
+
+    @property
+    def recipe_grid(self) -> Mapping[str, tuple]:
+        """The pinned grid the recipe was tuned over (miabench.tuning): recipe field -> values; empty: never tuned."""
+        return {}
+
     def make_model(self) -> torch.nn.Module:
         """One untrained model of the family (its weights are set by the engine's seed)."""
         raise NotImplementedError
@@ -221,6 +270,22 @@ class Defense(Component):
 
     serving_only: ClassVar[bool] = False  # trains the models of 'none', which the cache then shares
     stacks: ClassVar[bool] = True  # False: models train one at a time (e.g. per-sample gradients)
+    # What its outputs give an attacker, one of ACCESS_LEVELS: the attack set its settings are judged by
+    # (miabench.spec.attack_set) follows from it.
+    serves: ClassVar[str] = "scores"
+    # The pinned grid of its main knobs (``miabench run --defense NAME --grid``, docs/defenses.md): parameter ->
+    # values, each combination one setting; a tuple of parameter names takes tuples of values that go together.
+    grid: ClassVar[Mapping[str | tuple[str, ...], tuple]] = MappingProxyType({})
+
+    @classmethod
+    def grid_settings(cls) -> list[dict]:
+        """Every setting of :attr:`grid`, as parameter assignments, the first key slowest (``[{}]`` without one)."""
+        settings = [{}]
+        for key, values in cls.grid.items():
+            names = key if isinstance(key, tuple) else (key,)
+            rows = [value if isinstance(key, tuple) else (value,) for value in values]
+            settings = [setting | dict(zip(names, row)) for setting in settings for row in rows]
+        return settings
 
     def training_recipe(self, recipe: Recipe) -> Recipe:
         return recipe
@@ -278,6 +343,12 @@ class ThreatModel:
     online: bool = False  # needs references that trained on each candidate (IN models)
     auxiliary: bool = False  # needs the auxiliary population: examples known to be in no model
     queries: int = 0  # the budget of queries to the target beyond the signals cube, through the counted oracle
+    # Sees the outputs of the target's pair partner (never its membership, which is the target's complement):
+    # the one model the references leave out. Needs a paired plan.
+    partner: bool = False
+    # Sees the outputs of this one model of the K for every target (e.g. a selector fixed as the paper fixes
+    # model A): for that model it is the target itself, for its partner the partner. Must be below K.
+    fixed_model: int | None = None
 
 
 @dataclass
@@ -295,6 +366,8 @@ class AttackView:
     auxiliary: np.ndarray  # [N] bool: members of no model, known to the attacker as non-members
     inputs: Any = None  # the candidates' inputs ([N, ...] tensor) when the harness has them
     oracle: Any = None  # counted queries to the target (miabench.oracle.Oracle) when the harness has the models
+    partner: Any = None  # the pair partner's statistic, given only when the threat model asks for it
+    fixed: Any = None  # the statistic of the threat model's fixed_model, given only when it names one
 
 
 @dataclass
@@ -303,6 +376,9 @@ class Selection:
 
     scores: np.ndarray
     chosen: np.ndarray
+    # What to change when the choice holds no member (or no non-member) of a target, which the harness
+    # refuses: one clause, e.g. "select by the references (selector=references)".
+    hint: str = "widen the selection"
 
 
 @dataclass

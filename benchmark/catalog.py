@@ -45,8 +45,30 @@ def needs(name: str) -> str:
     threat = attacks.create(name).threat_model()
     parts = [threat.access] + ([f"{threat.min_references}+ references"] if threat.min_references else [])
     parts += ["online"] * threat.online + ["auxiliary"] * threat.auxiliary
+    parts += ["the pair partner's outputs"] * threat.partner
+    parts += [f"model {threat.fixed_model}'s outputs for every target"] if threat.fixed_model is not None else []
     parts += [f"{threat.queries} queries"] if threat.queries else []
     return ", ".join(parts)
+
+
+def grid_text(cls) -> str:
+    """A defense's pinned grid in a few words, e.g. ``epsilon in 0.5, 1, 2 (3 settings)``."""
+    if not cls.grid:
+        return "- (no parameters to vary: one setting)"
+    parts = []
+    for key, values in cls.grid.items():
+        names = ", ".join(key) if isinstance(key, tuple) else key
+        shown = [", ".join(map(str, value)) if isinstance(key, tuple) else str(value) for value in values]
+        parts.append(f"{'(' + names + ')' if isinstance(key, tuple) else names} in "
+                     + ", ".join(f"({v})" if isinstance(key, tuple) else v for v in shown))  # fmt: skip
+    return f"{' x '.join(parts)} ({len(cls.grid_settings())} settings: 'miabench run --defense {cls.name} --grid')"
+
+
+def defense_facts(cls) -> dict:
+    """What ``miabench list NAME`` shows of a defense beyond its parameters: its grid and its attack set."""
+    from miabench.spec import ATTACK_SETS
+
+    return {"grid": grid_text(cls), "attacked by": f"{', '.join(ATTACK_SETS[cls.serves])} ({cls.serves} served)"}
 
 
 def summary_line(kind: str, name: str) -> str:
@@ -96,6 +118,8 @@ def describe(name: str) -> str:
         else:
             lines += wrap(entry.description, 2, "")
             facts = {"threat model": needs(name)} if kind == "attacks" else {}
+            if kind == "defenses":
+                facts |= defense_facts(cls)
             citation = cls.citation
         facts["cite"] = ", ".join(citation) or "-"
         lines += [line for key, value in facts.items() for line in wrap(str(value), 2 + NAME_WIDTH, f"  {key}")]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,15 +212,22 @@ def initialise(make_model: Callable[[], nn.Module], seed: int, model_index: int)
         return make_model()
 
 
-def batch_order(member_lists: Sequence[np.ndarray], steps: int, batch_size: int, seed: int, model_indices, epoch):
+def batch_order(member_lists: Sequence[np.ndarray], steps: int, batch_size: int, seed: int, model_indices, epoch,
+                labels: np.ndarray | None = None):  # fmt: skip
     """``[G, steps * batch_size]`` example indices: each model's own members, reshuffled every epoch.
 
     Models with fewer members than the largest wrap around their shuffled list, so
-    all models take the same number of equally sized steps.
+    all models take the same number of equally sized steps. With ``labels`` (balanced
+    batches), each class's members are first repeated, in a fresh shuffle, up to the
+    largest class's count, so every class is drawn equally often.
     """
     rows = []
     for members, k in zip(member_lists, model_indices):
         rng = np.random.default_rng(derive(seed, "batches", k, epoch))
+        if labels is not None:
+            by_class = [members[labels[members] == c] for c in np.unique(labels[members])]
+            largest = max(map(len, by_class))
+            members = np.concatenate([np.resize(rng.permutation(part), largest) for part in by_class])
         rows.append(np.resize(rng.permutation(members), steps * batch_size))
     return np.stack(rows)
 
@@ -241,7 +249,10 @@ def lr_factor(schedule: str, progress: float) -> float:
     if schedule == "triangle":  # warm up, then anneal to zero (as fast CIFAR-10 recipes do)
         peak = 0.25
         return 0.2 + 0.8 * progress / peak if progress < peak else (1 - progress) / (1 - peak)
-    raise ValueError(f"unknown schedule '{schedule}' in the recipe; use constant or triangle")
+    if schedule == "cosine":  # warm up over 5% of the steps, then a cosine decay (LLM fine-tuning recipes)
+        warm = 0.05
+        return progress / warm if progress < warm else (1 + math.cos(math.pi * (progress - warm) / (1 - warm))) / 2
+    raise ValueError(f"unknown schedule '{schedule}' in the recipe; use constant, triangle or cosine")
 
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits [G, B, C], batch indices [G, B]) -> [G]
@@ -260,6 +271,7 @@ def train(
     loss: Loss | None = None,
     on_epoch: Callable[[int], bool | None] | None = None,
     inputs: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    bar: tqdm | None = None,
 ) -> nn.Module:
     """Train the group ``models`` (model ``model_indices[g]`` on ``members[model_indices[g]]``).
 
@@ -270,6 +282,7 @@ def train(
     ``on_epoch(epoch)`` runs after each epoch (e.g. to validate); returning True stops
     training there (early stopping), and a checkpoint then records the run as finished.
     ``inputs(idx)`` gives the batch's inputs for indices ``[G, B]`` (default ``x[idx]``; e.g. to add noise).
+    ``bar``: a run-wide bar (counting model-epochs) to advance instead of drawing a bar of this group's epochs.
     """
     if loss is None:
 
@@ -278,6 +291,7 @@ def train(
 
     device = x.device
     member_lists = [np.flatnonzero(members[k]) for k in model_indices]
+    balance_by = y.cpu().numpy() if recipe.balanced_batches else None
     steps = math.ceil(members.sum(axis=1).max() / recipe.batch_size)
     optimizer = make_optimizer(models.parameters(), recipe)
     augmenting = recipe.flip or recipe.translate > 0
@@ -287,13 +301,19 @@ def train(
         models.load_state_dict(state["models"])
         optimizer.load_state_dict(state["optimizer"])
         start = state["epoch"]
+        if progress and start:
+            tqdm.write(f"resuming from epoch {start} of {recipe.epochs} (checkpoint {checkpoint})", file=sys.stderr)
     models.train()
     label = f"train models {model_indices[0]}..{model_indices[-1]}"
-    for epoch in tqdm(
-        range(start, recipe.epochs), desc=label, initial=start, total=recipe.epochs, disable=not progress
-    ):
+    if bar is not None:
+        bar.update(start * len(model_indices))
+    epochs = range(start, recipe.epochs)
+    if bar is None:
+        epochs = tqdm(epochs, desc=label, initial=start, total=recipe.epochs, disable=not progress)
+    for epoch in epochs:
         torch.manual_seed(derive(seed, "epoch", tuple(model_indices), epoch))  # dropout and other in-model noise
-        order = torch.from_numpy(batch_order(member_lists, steps, recipe.batch_size, seed, model_indices, epoch))
+        order = batch_order(member_lists, steps, recipe.batch_size, seed, model_indices, epoch, balance_by)
+        order = torch.from_numpy(order)
         order = order.to(device)
         if augmenting:
             count = steps * recipe.batch_size
@@ -318,6 +338,8 @@ def train(
         if checkpoint is not None:
             done = recipe.epochs if stop else epoch + 1  # a stopped run resumes as finished
             save_torch({"models": models.state_dict(), "optimizer": optimizer.state_dict(), "epoch": done}, checkpoint)
+        if bar is not None:
+            bar.update(len(model_indices))
         if stop:
             break
     return models
@@ -353,6 +375,7 @@ class TrainingJob:
     strategy: str = "stacked"  # how groups of models train (engine.STRATEGIES): extra models should follow it
     checkpoint: Path | None = None
     progress: bool = True
+    bar: tqdm | None = None  # the run's overall progress bar, advanced by the standard loop
 
     @property
     def device(self) -> torch.device:
@@ -363,7 +386,7 @@ class TrainingJob:
         arguments = {
             "models": self.models, "x": self.x, "y": self.y, "members": self.members,
             "model_indices": self.indices, "recipe": self.recipe, "seed": self.seed,
-            "checkpoint": self.checkpoint, "progress": self.progress,
+            "checkpoint": self.checkpoint, "progress": self.progress, "bar": self.bar,
         }  # fmt: skip
         return train(**(arguments | changes))
 

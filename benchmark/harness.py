@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from miabench import device as devices
-from miabench import engine
+from miabench import engine, executors
 from miabench.api import Defense, Population, Recipe, Task
 from miabench.atomic import npz_bytes, read_checked, write_bytes
 from miabench.cache import SignalsCache, config_hash
+from miabench.errors import UserError
 from miabench.plan import MembershipPlan
 from miabench.signals import Signals
 
@@ -52,7 +55,7 @@ class Setup:
             "name": meta.name, "version": meta.version, "params": dataclasses.asdict(self.task),
             "model_family": self.task.model_family, "data_fingerprint": self.population.fingerprint,
         }  # fmt: skip
-        recipe = dataclasses.asdict(self.recipe)
+        recipe = self.recipe.config()
         defense = self.defense.training_config()
         precision = devices.precision(self.device)
         return run_config(task, defense, recipe, self.plan.hash, self.plan.num_models, self.seed, precision)
@@ -89,11 +92,26 @@ def build_group(setup: Setup, indices: list[int]) -> torch.nn.Module:
     return engine.make_group([module.to(setup.device) for module in modules], setup.training_strategy)
 
 
-def train_group(setup: Setup, indices: list[int], checkpoint: Path | None, progress: bool) -> tuple:
+def train_group(setup: Setup, indices: list[int], checkpoint: Path | None, progress: bool, bar=None) -> tuple:
     """Train one group under the defense: logits ``[G, N, A, C]``, test logits ``[G, M, C]``,
-    the defense's facts per model (``{name: [G]}``) and G state dicts."""
-    task, population, device = setup.task, setup.population, setup.device
-    job = engine.TrainingJob(
+    the defense's facts per model (``{name: [G]}``) and G state dicts. ``bar``: the run's overall
+    progress bar, which the engine advances instead of drawing one of its own."""
+    job, facts = fit_group(setup, indices, checkpoint, progress, bar)
+    logits = engine.predict(job.models, job.x, setup.task.augment, len(setup.task.augmentations))
+    test_logits = engine.test_logits(job.models, setup.population.x_test.to(setup.device))
+    return logits.numpy(), test_logits, facts, job.models.state_dicts()
+
+
+def fit_group(setup: Setup, indices: list[int], checkpoint: Path | None = None, progress: bool = False, bar=None):
+    """The trained job of one group under the defense, and the defense's facts per model."""
+    job = training_job(setup, indices, checkpoint, progress, bar)
+    return job, setup.defense.fit(job)
+
+
+def training_job(setup: Setup, indices: list[int], checkpoint: Path | None = None, progress: bool = False, bar=None):
+    """One group's untrained models, with everything the engine needs to train them."""
+    population, device = setup.population, setup.device
+    return engine.TrainingJob(
         models=build_group(setup, indices),
         x=population.x.to(device),
         y=population.y.to(device),
@@ -106,11 +124,8 @@ def train_group(setup: Setup, indices: list[int], checkpoint: Path | None, progr
         strategy=setup.training_strategy,
         checkpoint=checkpoint,
         progress=progress,
+        bar=bar,
     )
-    facts = setup.defense.fit(job)
-    logits = engine.predict(job.models, job.x, task.augment, len(task.augmentations))
-    test_logits = engine.test_logits(job.models, population.x_test.to(device))
-    return logits.numpy(), test_logits, facts, job.models.state_dicts()
 
 
 def save_part(path: Path, logits, test_logits, facts: dict, weights: list[dict]) -> None:
@@ -143,10 +158,12 @@ def unflatten_weights(arrays) -> list[dict]:
     return [weights[g] for g in sorted(weights)]
 
 
-def compute_signals(
-    setup: Setup, cache: SignalsCache, models_per_group: int | None = None, progress: bool = True
-) -> tuple[Signals, dict]:
-    """The signals cube for ``setup``, from the cache or freshly trained; also timing info."""
+def compute_signals(setup: Setup, cache: SignalsCache, models_per_group: int | None = None, progress: bool = True,
+                    label: str = "", executor=None) -> tuple[Signals, dict]:  # fmt: skip
+    """The signals cube for ``setup``, from the cache or freshly trained; also timing info.
+
+    ``label`` (e.g. a sweep's setting) leads the progress bar's description; ``executor``
+    (:mod:`miabench.executors`; default: local) runs the groups that train."""
     config = setup.config()
     key = config_hash(config)
     cached = cache.load(key)
@@ -154,25 +171,65 @@ def compute_signals(
         with cache.lock(key):  # another run of this configuration may be training it: wait, then reuse it
             cached = cache.load(key)
             if cached is None:
-                return train_all(setup, cache, key, config, models_per_group, progress)
+                return train_all(setup, cache, key, config, models_per_group, progress, label, executor)
     info = {"cache_key": key, "cache_hit": True, "train_seconds": 0.0, "strategy": None}
     return cached, info | {"facts": cache.facts(key)}
 
 
-def train_all(setup: Setup, cache: SignalsCache, key: str, config: dict, models_per_group, progress: bool):
-    """Train every group not yet saved in the entry's work folder, then store the entry."""
+def models_label(indices: list[int], total: int) -> str:
+    """``model 3 of 16`` or ``models 1..8 of 16``, counting from 1 as people do."""
+    first, last = indices[0] + 1, indices[-1] + 1
+    return f"model {first} of {total}" if first == last else f"models {first}..{last} of {total}"
+
+
+def train_unit(setup: Setup, unit: executors.Unit, progress: bool = False, bar=None) -> bool:
+    """One unit of work, wherever an executor runs it: train the group ``unit.indices`` and save its part
+    atomically at ``unit.part`` (checkpointing each epoch at ``unit.checkpoint``). False when the part is
+    already saved (a retried unit whose first attempt got that far): nothing trains again."""
+    if load_part(unit.part) is not None:
+        return False
+    indices = list(unit.indices)
+    part = train_group(setup, indices, unit.checkpoint, progress, bar)
+    if not all(np.isfinite(values).all() for values in part[:2]):  # checked before it is saved
+        raise engine.diverged("logits", indices, setup.recipe.lr)
+    save_part(unit.part, *part)
+    unit.checkpoint.unlink(missing_ok=True)
+    return True
+
+
+def train_all(setup: Setup, cache: SignalsCache, key: str, config: dict, models_per_group, progress: bool,
+              label: str = "", executor=None):  # fmt: skip
+    """Train every group not yet saved in the entry's work folder (each a unit of work for ``executor``),
+    then read the parts back and store the entry.
+
+    One bar counts model-epochs over all K models, so its ETA is the whole training's."""
     started = time.perf_counter()
-    work = cache.work_dir(key)
-    logits, test_logits, facts, weights = [], [], [], []
-    for indices in groups(setup.plan.num_models, setup.training_strategy, models_per_group):
+    executor = executor or executors.LocalExecutor()
+    work = cache.work_dir(key).absolute()  # a worker elsewhere writes the parts where this process reads them
+    total, epochs = setup.plan.num_models, setup.recipe.epochs
+    bar = tqdm(total=total * epochs, desc=f"{label}train", unit="model-epoch", disable=not progress, file=sys.stderr)
+    units, parts = [], {}
+    for indices in groups(total, setup.training_strategy, models_per_group):
         name = f"models-{indices[0]:04d}-{indices[-1]:04d}"
-        part = load_part(work / f"{name}.npz")
+        unit = executors.Unit(tuple(indices), work / f"{name}.npz", work / f"{name}.ckpt")
+        units.append(unit)
+        part = load_part(unit.part)
         if part is None:
-            part = train_group(setup, indices, work / f"{name}.ckpt", progress)
-            if not all(np.isfinite(values).all() for values in part[:2]):  # checked before it is saved
-                raise engine.diverged("logits", indices, setup.recipe.lr)
-            save_part(work / f"{name}.npz", *part)
-            (work / f"{name}.ckpt").unlink(missing_ok=True)
+            continue
+        parts[unit] = part
+        if progress:
+            bar.write(f"{label}{models_label(indices, total)}: trained by an earlier run, reused", file=sys.stderr)
+        bar.update(len(indices) * epochs)
+    executor.train(setup, [unit for unit in units if unit not in parts], progress, bar, label)
+    logits, test_logits, facts, weights = [], [], [], []
+    for unit in units:
+        part = parts.get(unit) or load_part(unit.part)
+        if part is None:
+            raise UserError(
+                f"the part of {models_label(list(unit.indices), total)} is not at {unit.part} after it trained: "
+                "with --executor ray the cache must be a folder every node sees at the same path (a shared "
+                "filesystem; --cache-dir)"
+            )
         logits.append(part[0])
         test_logits.append(part[1])
         facts.append(part[2])
@@ -184,6 +241,7 @@ def train_all(setup: Setup, cache: SignalsCache, key: str, config: dict, models_
         test_logits=np.concatenate(test_logits).astype(np.float32),
         test_labels=setup.population.y_test.numpy().astype(np.int64),
     ).validate("trained signals")
+    bar.close()
     facts = {name: np.concatenate([group[name] for group in facts]).tolist() for name in facts[0]}
     cache.store(key, signals, config, flatten_weights(weights), facts)
     seconds = round(time.perf_counter() - started, 3)

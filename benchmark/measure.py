@@ -94,8 +94,10 @@ def utility(test_logits: np.ndarray | None, test_labels, class_names=(), flagged
 
 
 def utility_of_predictions(predictions: np.ndarray, test_labels, classes: int, class_names=(), flagged=None) -> dict:
-    """From the predicted classes ``[K, M]``: test accuracy, balanced accuracy and each class's recall
-    (``flagged``: the class a safety classifier flags), as mean and std over the K models."""
+    """From the predicted classes ``[K, M]``: test accuracy, balanced accuracy, each class's recall
+    (``flagged``: the class a safety classifier flags) and the worst class's (each model's lowest recall over
+    the classes in the test set: what a mean hides of a cost that falls on a small class), as mean and std
+    over the K models."""
 
     def spread(values: np.ndarray) -> dict | None:
         if np.isnan(values).any():
@@ -111,6 +113,7 @@ def utility_of_predictions(predictions: np.ndarray, test_labels, classes: int, c
         "test_accuracy": spread(correct.mean(1)),
         "balanced_accuracy": spread(np.nanmean(recall, axis=1)),
         "recall": {f"class:{name}": spread(recall[:, c]) for c, name in enumerate(names)},
+        "worst_class_recall": spread(np.nanmin(recall, axis=1)),
     }
     if flagged is not None:
         out["recall"]["flagged"] = spread(recall[:, flagged])
@@ -120,11 +123,16 @@ def utility_of_predictions(predictions: np.ndarray, test_labels, classes: int, c
 ROC_GRID = np.round(np.logspace(-4, 0, 33), 8)  # FPRs from 0.01% to 1, for log-log plots
 
 
-def mean_roc(scores: np.ndarray, members: np.ndarray, chosen: np.ndarray | None = None) -> dict:
-    """The ROC averaged over the targets on ROC_GRID, on the examples the metrics judge (for the web page)."""
+def target_rocs(scores: np.ndarray, members: np.ndarray, chosen: np.ndarray | None = None) -> np.ndarray:
+    """``[targets, len(ROC_GRID)]``: each target's TPR on ROC_GRID, on the examples the metrics judge."""
     keep = np.broadcast_to(members.any(axis=0), members.shape)  # auxiliary examples are not judged
     if chosen is not None:
         keep = keep & chosen
     curves = [metrics.tpr_on_grid(scores[k, keep[k]], members[k, keep[k]], ROC_GRID) for k in range(len(scores))
               if members[k, keep[k]].any() and (~members[k, keep[k]]).any()]  # fmt: skip
-    return {"fpr": ROC_GRID.tolist(), "tpr": np.round(np.mean(curves, axis=0), 6).tolist()}
+    return np.array(curves).reshape(len(curves), len(ROC_GRID))
+
+
+def mean_roc(scores: np.ndarray, members: np.ndarray, chosen: np.ndarray | None = None) -> dict:
+    """The ROC averaged over the targets on ROC_GRID (for the web page)."""
+    return {"fpr": ROC_GRID.tolist(), "tpr": np.round(target_rocs(scores, members, chosen).mean(axis=0), 6).tolist()}

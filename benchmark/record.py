@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_serializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, model_serializer
 
 from miabench import citations
 from miabench.api import ACCESS_LEVELS, Recipe
@@ -49,7 +49,7 @@ def _recipe(value):
 
 
 Threshold = Annotated[float, BeforeValidator(_finite_or_text)]
-RecipeField = Annotated[Recipe, BeforeValidator(_recipe)]
+RecipeField = Annotated[Recipe, BeforeValidator(_recipe), PlainSerializer(Recipe.config)]  # as hashes state it
 Interval = Annotated[list[float], Field(min_length=2, max_length=2)]
 
 
@@ -96,6 +96,23 @@ class ThreatModelInfo(Schema):
     online: bool
     auxiliary: bool
     queries: int  # the query budget beyond the signals cube (0: none)
+    # Added after records were first hashed, so each is stated only when set (earlier records dump as written).
+    partner: bool = False  # sees the target's pair partner's outputs (never its membership)
+    fixed_model: int | None = None  # sees this one model's outputs for every target (e.g. a fixed selector)
+
+    @model_serializer(mode="wrap")
+    def _stated_when_set(self, handler):
+        data = handler(self)
+        if data.get("partner") is False:
+            del data["partner"]
+        if "fixed_model" in data and data["fixed_model"] is None:
+            del data["fixed_model"]
+        return data
+
+
+class Package(Schema):
+    name: str  # the distribution, as pip names it
+    version: str
 
 
 class AttackInfo(Schema):
@@ -103,6 +120,16 @@ class AttackInfo(Schema):
     params: dict[str, Any]
     threat_model: ThreatModelInfo
     queries: int  # queries the targets answered beyond the signals cube, over all targets
+    # The package that installed a third-party attack (a ``miabench.attacks`` entry point); a built-in has none.
+    # Added after records were first hashed, so stated only when set (earlier records dump as written).
+    package: Package | None = None
+
+    @model_serializer(mode="wrap")
+    def _package_when_installed(self, handler):
+        data = handler(self)
+        if "package" in data and data["package"] is None:
+            del data["package"]
+        return data
 
 
 class Summary(Schema):
@@ -151,6 +178,18 @@ class TargetMetrics(Schema):
     tpr_at_fpr: dict[str, TargetTpr]
 
 
+class Chosen(Schema):
+    members: int  # of the target's members among the candidates an attack chose
+    non_members: int
+
+
+class TargetSelection(Chosen):
+    """What an attack that judged a subset chose for one target, in all and per class (``class:<name>``)."""
+
+    target: int
+    by_class: dict[str, Chosen]  # the classes it chose any candidate of
+
+
 class Spread(Schema):
     mean: float
     std: float
@@ -160,6 +199,26 @@ class Utility(Schema):
     test_accuracy: Spread
     balanced_accuracy: Spread | None
     recall: dict[str, Spread | None]  # each class's recall ("class:<name>"), and "flagged"
+    # Each model's lowest class recall (measure.utility_of_predictions). Added after records were first hashed,
+    # so stated only when set (earlier records dump, and hash, as written).
+    worst_class_recall: Spread | None = None
+
+    @model_serializer(mode="wrap")
+    def _worst_when_stated(self, handler):
+        data = handler(self)
+        if "worst_class_recall" in data and data["worst_class_recall"] is None:
+            del data["worst_class_recall"]
+        return data
+
+
+class Audit(Schema):
+    """The empirical privacy audit (:mod:`miabench.audit`): the epsilon an attack's TPR and FPR imply at least."""
+
+    epsilon_lower_bound: float  # holds with probability `confidence` (Clopper–Pearson, a union bound over levels)
+    operating_point: str | None  # where the largest bound was reached, e.g. "fpr <= 0.01"; None: no bound above 0
+    delta: float  # the delta of the bound: the defense's (DP-SGD's), else 0
+    confidence: float
+    levels: list[float]  # the FPR (and FNR) levels its thresholds were chosen at, fixed in advance
 
 
 class Environment(Schema):
@@ -191,6 +250,15 @@ class ScoresFile(Schema):
     path: str | None  # beside the record; None when it was not written
     sha256: str
     command: str | None  # the command that regenerates it
+
+
+class CubeSource(Schema):
+    """The signal cube a record was scored from (:mod:`miabench.cubes`), so that it is re-scored from the same one."""
+
+    repo: str | None  # the Hub dataset repo it was pulled from; None: a local cube folder
+    revision: str | None  # the repo's commit it was pulled at
+    path: str  # its folder in the repo and in the local store: <track>/<task>/<defense>-<cache key[:12]>
+    sha256: str  # of its signals.npz
 
 
 class Citation(Schema):
@@ -229,6 +297,25 @@ class Record(Schema):
     per_target: list[TargetMetrics]
     timings: Timings
     scores_file: ScoresFile
+    # Added after records were first hashed, so each is stated only when set (earlier records dump as written):
+    # for an attack that judged a subset, its composition per target; and what the numbers cannot say.
+    selection: list[TargetSelection] | None = None
+    caveats: list[str] = []
+    cube: CubeSource | None = None  # the signal cube it was scored from; None: the run trained (or cached) its models
+    audit: Audit | None = None  # the epsilon lower bound its scores imply (miabench.audit)
+
+    @model_serializer(mode="wrap")
+    def _stated_when_set(self, handler):
+        data = handler(self)
+        if "selection" in data and data["selection"] is None:
+            del data["selection"]
+        if data.get("caveats") == []:
+            del data["caveats"]
+        if "cube" in data and data["cube"] is None:
+            del data["cube"]
+        if "audit" in data and data["audit"] is None:
+            del data["audit"]
+        return data
 
     def summary(self) -> dict:
         """The headline metrics as one flat row (what ``Results.frame()`` shows)."""
@@ -354,14 +441,23 @@ def header() -> dict:
 
 
 def attack_info(attack, queries: int) -> dict:
+    from miabench.registry import attacks
+
+    try:
+        package = attacks.package(attack.name)
+    except UserError:  # an attack object the registry does not know (built in a test): no package
+        package = None
     threat = attack.threat_model()
     threat_model = {"access": threat.access, "min_references": threat.min_references, "online": threat.online,
                     "auxiliary": threat.auxiliary, "queries": int(threat.queries)}  # fmt: skip
+    threat_model |= {"partner": True} if threat.partner else {}
+    threat_model |= {"fixed_model": int(threat.fixed_model)} if threat.fixed_model is not None else {}
     return {
         "name": attack.name,
         "params": dataclasses.asdict(attack),
         "threat_model": threat_model,
         "queries": int(queries),
+        **({"package": {"name": package[0], "version": package[1]}} if package else {}),
     }
 
 
@@ -381,7 +477,41 @@ def build(run: dict, attack, outcome: dict, scores_sha256: str, scores_path: str
         "timings": {**run["train_timings"], "attack_seconds": outcome["attack_seconds"]},
         "scores_file": {"path": scores_path, "sha256": scores_sha256, "command": run["command"]},
     }
+    scored = outcome.get("scored")
+    if getattr(scored, "chosen", None) is not None:
+        from miabench.scoring import composition
+
+        names = class_names(run["task"]["name"], run["classes"])
+        data["selection"] = composition(scored.chosen, outcome["members"], outcome["labels"], names)
+    data["caveats"] = caveats(run)
+    if scored is not None:
+        from miabench import audit
+
+        delta = audit.delta_of(run.get("defense"))
+        data["audit"] = audit.audit(scored.scores, outcome["members"], getattr(scored, "chosen", None), delta)
     return parse(json_safe(data), f"the record of attack '{attack.name}'")
+
+
+SINGLE_PAIR = (
+    "one pair of models (K = 2, each the other's partner): every number is of this single pair and has no "
+    "confidence interval (the ci95 resamples the one pair, so it only repeats the mean); raise --models for CIs"
+)
+
+
+def caveats(run: dict) -> list[str]:
+    """What a run's numbers cannot say, one line each (stated in the record)."""
+    return [SINGLE_PAIR] if run.get("models") == 2 else []
+
+
+def class_names(task: str | None, classes: int) -> list[str]:
+    """The names a task gives its classes (``class:<name>`` subgroups), or their indices."""
+    from miabench.registry import tasks
+
+    try:
+        names = list(tasks.entry(task).component_class.metadata.names) if task is not None else []
+    except UserError:  # a task this install does not know
+        names = []
+    return names if len(names) == classes else [str(c) for c in range(classes)]
 
 
 def stated_config(record: Record) -> dict:
@@ -394,7 +524,7 @@ def stated_config(record: Record) -> dict:
         return {"signals": record.task.data_fingerprint, "attack": attack}
     defense = defenses.create(record.defense.name, record.defense.params).training_config()
     task = record.task.model_dump(include={"name", "version", "params", "model_family", "data_fingerprint"})
-    config = run_config(task, defense, dataclasses.asdict(record.recipe), record.plan_hash, record.models, record.seed,
+    config = run_config(task, defense, record.recipe.config(), record.plan_hash, record.models, record.seed,
                         record.precision)  # fmt: skip
     return {**config, "attack": attack}
 

@@ -4,7 +4,9 @@ Built-ins register with a decorator when their module is imported; each registry
 imports every module of its built-in package the first time it is read (a module
 dropped into ``attacks/`` registers itself). Third-party packages publish Python
 entry points in the groups ``miabench.tasks``, ``miabench.attacks`` and
-``miabench.defenses`` (name = component name, value = ``module:Class``).
+``miabench.defenses`` (name = component name, value = ``module:Class``); the
+distribution and version that installed each is kept (``Registry.package``), so a
+record names the package of a third-party attack.
 Modules keep heavy dependencies (opacus, scikit-learn, transformers, ...) inside the
 functions that use them, so reading a registry stays fast.
 """
@@ -44,6 +46,7 @@ class Registry:
         self._builtin_package = builtin_package
         self._group = entry_point_group
         self._entries: dict[str, Entry] = {}
+        self._packages: dict[type, tuple[str, str]] = {}  # class -> (distribution, version), for entry points
         self._loaded = False
 
     def register(self, name: str, **preset):
@@ -80,6 +83,9 @@ class Registry:
             importlib.import_module(f"{self._builtin_package}.{module.name}")
         for point in entry_points(group=self._group):
             component_class = point.load()  # importing may register it through the decorator
+            dist = getattr(point, "dist", None)  # None for an entry point of no installed distribution
+            if dist is not None:
+                self._packages[component_class] = (dist.name, dist.version)
             if point.name not in self._entries:
                 self._add(Entry(point.name, component_class, {}))
             elif self._entries[point.name].component_class is not component_class:
@@ -99,6 +105,11 @@ class Registry:
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise UserError(f"unknown {self.kind} '{name}': {hint}run 'miabench list {self.kind}s' to see them all")
         return self._entries[name]
+
+    def package(self, name: str) -> tuple[str, str] | None:
+        """The (distribution, version) that installed the component ``name`` through an entry point, or None for
+        a built-in (or one registered by importing its module)."""
+        return self._packages.get(self.entry(name).component_class)
 
     def create(self, name: str, params: dict | None = None):
         """An instance of the component ``name`` with its preset and ``params`` (strings or typed) applied."""

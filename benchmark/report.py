@@ -75,4 +75,12 @@ def run_summary(records: list) -> str:
                 f"TPR {tpr * 100:.2f}% at 5% FPR, against {base_tpr * 100:.2f}% for the same scores on all "
                 f"candidates" + (f" ({gain:.1f}x)" if gain is not None else "")
             )
+        if record.selection:
+            lines.append(f"{record.attack.name} chose, per target (members / non-members): " + "; ".join(
+                f"{row.target}: {row.members}/{row.non_members} ("
+                + ", ".join(f"{name} {side.members}/{side.non_members}" for name, side in row.by_class.items()) + ")"
+                for row in record.selection
+            ))  # fmt: skip
+    for caveat in dict.fromkeys(caveat for record in records for caveat in record.caveats):
+        lines.append(f"\ncaveat: {caveat}")
     return "\n".join(lines)

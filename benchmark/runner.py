@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from miabench import api, measure, record, scoring
+from miabench import api, executors, measure, record, scoring, summary
 from miabench import device as devices
 from miabench.atomic import sha256_file, write_bytes
 from miabench.cache import SignalsCache
@@ -127,14 +128,46 @@ def overrides(prepared: Prepared) -> dict:
     return changed
 
 
-def run(spec: RunSpec) -> list[record.Record]:
-    """Train (or load) the models of the spec's task under its defense and attack each in turn."""
+# Reference models below which an attack's numbers understate it, by registered name. LiRA's paper
+# (Carlini et al. 2022) trains 64 or more and shows its power at low FPR falling as they get fewer;
+# 8 is where this benchmark starts to warn. RMIA is built to work with a few references and is not listed.
+RECOMMENDED_REFERENCES = {"lira": 8, "lira-offline": 8}
+
+
+def warn_few_references(attacks: list, references: int) -> None:
+    """One warning per attack that runs with fewer references than RECOMMENDED_REFERENCES gives it."""
+    for attack in attacks:
+        wanted = RECOMMENDED_REFERENCES.get(attack.name, 0)
+        if references < wanted:
+            warnings.warn(
+                f"attack '{attack.name}' runs with only {references} reference models per target, under the "
+                f"{wanted} below which its power at low FPR falls off (its paper uses 64+): read its numbers as a "
+                f"lower bound, or raise --models to {wanted + 2} or more",
+                stacklevel=3,
+            )
+
+
+def say(spec: RunSpec, line: str) -> None:
+    """A progress line on stderr, unless the spec turns progress off."""
+    if spec.progress:
+        print(line, file=sys.stderr, flush=True)
+
+
+def run(spec: RunSpec, label: str = "") -> list[record.Record]:
+    """Train (or load) the models of the spec's task under its defense and attack each in turn.
+
+    With ``spec.out``, each attack's record goes to ``out/<attack>/`` and the run's summary
+    (:mod:`miabench.summary`) to ``out``. ``label`` (a sweep's setting) prefixes the progress lines.
+    """
     prepared = prepare(spec)
+    executor = executors.create(spec.executor, spec.address, prepared.track)  # a missing Ray is said before data loads
     for line in prepared.skipped:
         warnings.warn(f"skipped: {line}", stacklevel=2)
+    prefix = f"[{label}] " if label else ""
     task, defense = prepared.task, prepared.defense
     data_root = resolve_data_dir(spec.data_dir)
-    population = task.load(data_root, spec.progress)
+    population = task.population(data_root, spec.progress)
+    warn_few_references(prepared.attacks, prepared.models - 2)  # a paired plan's; after a missing file's error
     pin = prepared.reference_task.pinned_data(prepared.track)
     if pin is not None and task == prepared.reference_task and population.fingerprint != pin.fingerprint:
         warnings.warn(
@@ -148,7 +181,7 @@ def run(spec: RunSpec) -> list[record.Record]:
     recipe = defense.training_recipe(task.recipe(prepared.track))
     setup = Setup(task, population, plan, defense, recipe, spec.seed, prepared.device, spec.strategy)
     cache = SignalsCache(spec.cache_dir)
-    signals, trained = compute_signals(setup, cache, spec.models_per_group, spec.progress)
+    signals, trained = compute_signals(setup, cache, spec.models_per_group, spec.progress, prefix, executor)
 
     every_model = np.arange(plan.num_models)
     defense.fit_serving(signals.logits, signals.labels, plan.members)  # once, before anything is served
@@ -179,17 +212,24 @@ def run(spec: RunSpec) -> list[record.Record]:
     groups["outliers"] = outlier_mask(population.x, signals.labels)
     evidence = evidence_arrays(groups, served_test, signals.test_labels)
     records = []
-    for attack in prepared.attacks:
+    for i, attack in enumerate(prepared.attacks, 1):
+        say(spec, f"{prefix}attack {attack.name} ({i} of {len(prepared.attacks)})…")
         oracle = oracles(setup, cache, trained["cache_key"], attack)
         outcome = attack_outcome(attack, observed, signals.labels, plan, spec.seed, groups,
                                  inputs=population.x, oracle=oracle)  # fmt: skip
-        own = {name: values for name, values in spec.params.items() if name in (spec.task, spec.defense, attack.name)}
-        command = spec.replace(
-            attacks=(attack.name,), params=own, models=prepared.models, track=prepared.track
-        ).command()
+        command = attack_command(prepared, attack.name)
         folder = None if spec.out is None else spec.out / attack.name
         records.append(finish(shared | {"command": command}, attack, outcome, folder, population.ids, evidence))
+    if spec.out is not None and records:
+        summary.write(spec.out, records)
     return records
+
+
+def attack_command(prepared: Prepared, attack: str) -> str:
+    """The command line a run's record of ``attack`` states: the run with that attack alone, its K and track."""
+    spec = prepared.spec
+    own = {name: values for name, values in spec.params.items() if name in (spec.task, spec.defense, attack)}
+    return spec.replace(attacks=(attack,), params=own, models=prepared.models, track=prepared.track).command()
 
 
 def score(signals, attacks, params: dict | None = None, seed: int = 0, out: Path | None = None):
@@ -227,6 +267,7 @@ def score(signals, attacks, params: dict | None = None, seed: int = 0, out: Path
         raise UserError(skipped[0])
     for line in skipped:
         warnings.warn(f"skipped: {line}", stacklevel=2)
+    warn_few_references(attack_objs, len(plan.references(0)))
     shared = {
         "task": {"name": None, "version": None, "params": {}, "model_family": None,
                  "data_fingerprint": data_fingerprint, "data_source": "signals file", "highlighted": []},

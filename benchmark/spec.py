@@ -21,12 +21,32 @@ import tomllib
 
 from miabench.api import STRATEGIES, TRACKS
 from miabench.errors import UserError
+from miabench.executors import EXECUTORS
 from miabench.params import ParameterError, check, declared, param, route
 
 DEFAULT_TASK = "location"
 DEFAULT_ATTACKS = ("loss", "lira", "lira-offline")
 DEFAULT_DEFENSE = "none"
 ALL = "all"  # attacks = ["all"]: every registered attack the setting supports
+
+# The attacks every defense setting, `none` included, is judged by (docs/defenses.md): one set per access level a
+# defense serves (Defense.serves), declared once here; `--grid` runs use it and the board's defense view takes each
+# setting's strongest attack over it. A defense that serves labels is attacked by the label-only attacks as well,
+# and by the score attacks on what it serves; references train under the defense (the attacks adapt to it).
+SCORE_ATTACKS = ("loss", "lira", "lira-offline", "rmia", "rmia-online", "reference", "shadow")
+ATTACK_SETS = {"scores": SCORE_ATTACKS, "logits": SCORE_ATTACKS, "label": (*SCORE_ATTACKS, "gap", "label-only")}
+
+
+def attack_set(defense: str) -> tuple[str, ...]:
+    """The attacks a setting of ``defense`` is judged by: the set of the access level it serves (a defense this
+    install does not know is taken to serve scores)."""
+    from miabench.registry import defenses
+
+    try:
+        serves = defenses.entry(defense).component_class.serves
+    except UserError:
+        serves = "scores"
+    return ATTACK_SETS[serves]
 
 
 @dataclass(frozen=True)
@@ -47,6 +67,10 @@ class RunSpec:
     cache_dir: Path | None = param(None, "signals cache (none: $MIABENCH_CACHE_DIR, else the user cache)")
     out: Path | None = param(None, "folder for the records (none: write nothing)")
     progress: bool = param(True, "show progress bars")
+    executor: str = param("local", "where the groups of models train: local (this process) or ray (a Ray cluster)",
+                          choices=EXECUTORS)  # fmt: skip
+    address: str | None = param(None, "with executor ray: the cluster's address (auto: the one 'ray start' began "
+                                "here; none: a fresh local Ray instance)")  # fmt: skip
 
     def __post_init__(self):
         for name in ("data_dir", "cache_dir", "out"):
@@ -67,6 +91,9 @@ class RunSpec:
                             "models; give an even number, e.g. 16")  # fmt: skip
         if not self.attacks:
             raise UserError("run setting 'attacks': none given; name at least one, e.g. attacks = ['loss']")
+        if self.address is not None and self.executor != "ray":
+            raise UserError(f"run setting 'address' (--address): it names a Ray cluster, but the executor is "
+                            f"'{self.executor}'; add --executor ray, or leave --address out")  # fmt: skip
         named = {self.task, self.defense, *self.attacks}
         stray = sorted(set(self.params) - named)
         if stray:
@@ -132,8 +159,30 @@ def make(assignments: dict | None = None, family: str | None = None, **fields) -
         assignments[f"{spec.task}.family"] = family
     if not assignments:
         return spec
-    routed = route(assignments, component_classes(spec))
+    classes = component_classes(spec)
+    for key in assignments:
+        if key.rpartition(".")[0] not in classes and not any(key in declared(cls) for cls in classes.values()):
+            unselected(key, spec)
+    routed = route(assignments, classes)
     return spec.replace(params={name: values for name, values in routed.items() if values})
+
+
+def unselected(key: str, spec: RunSpec) -> None:
+    """Refuse ``key``, which no selected component takes, naming the registered components that would."""
+    from miabench.registry import attacks, defenses, tasks
+
+    owner, _, bare = key.rpartition(".")
+    flags = {"tasks": "--task", "attacks": "--attack", "defenses": "--defense"}
+    takers = [f"{flags[kind]} {name}" for kind, registry in (("tasks", tasks), ("attacks", attacks),
+              ("defenses", defenses)) for name in registry.names()
+              if owner in ("", name) and bare in declared(registry.entry(name).component_class)]  # fmt: skip
+    if not takers:
+        return  # route() says so, with a near miss if there is one
+    selected = ", ".join([spec.task, spec.defense, *spec.attacks])
+    raise UserError(
+        f"no selected component ({selected}) takes parameter '{key}'; it is taken by {', '.join(takers)}: "
+        "select one of them, or leave the parameter out"
+    )
 
 
 def component_classes(spec: RunSpec) -> dict[str, type]:
@@ -215,13 +264,26 @@ class Sweep:
     runs: tuple[tuple[str, RunSpec], ...]
 
 
+def swept(assignments: dict) -> list[str]:
+    """The parameters a sweep varies (those given several values), in the order given."""
+    return [key for key, value in assignments.items() if len(values_of(value)) > 1]
+
+
+def default_sweep_out(task: str, defenses: list[str], assignments: dict, models: int, seed: int) -> Path:
+    """Where the CLI writes a sweep that names no folder: K, the seed and each varied parameter's values
+    are in the name, so a sweep over other values or another K does not overwrite this one's frontier,
+    e.g. ``miabench-results/location-dpsgd-sweep-epsilon=1,4-K16-seed0``."""
+    varied = [f"{key}={','.join(str(v) for v in values_of(assignments[key]))}" for key in swept(assignments)]
+    return Path("miabench-results") / "-".join([task, *defenses, "sweep", *varied, f"K{models}", f"seed{seed}"])
+
+
 def sweep(defenses: list[str], assignments: dict, out: Path | None, family: str | None = None, **fields) -> Sweep:
     """The runs of a sweep: ``none`` once (without any defense's own parameters), then every setting
     of each defense, each into its own folder under ``out``."""
     from miabench.registry import defenses as registry
 
     settings = expand(assignments)
-    swept = [key for key, value in assignments.items() if len(values_of(value)) > 1]
+    varied = swept(assignments)
     own = {key for name in defenses for key in declared(registry.entry(name).component_class)}
 
     def folder(name: str) -> Path | None:
@@ -231,6 +293,42 @@ def sweep(defenses: list[str], assignments: dict, out: Path | None, family: str 
     runs = [("none", make(reference, family, defense="none", out=folder("none"), **fields))]
     for defense in defenses:
         for setting in settings if defense != "none" else []:
-            name = "-".join([defense, *(f"{key}={setting[key]}" for key in swept)])
+            name = "-".join([defense, *(f"{key}={setting[key]}" for key in varied)])
             runs.append((name, make(setting, family, defense=defense, out=folder(name), **fields)))
+    return Sweep(tuple(runs))
+
+
+def grid_sweep(defenses: list[str], assignments: dict, out: Path | None, family: str | None = None,
+               **fields) -> Sweep:  # fmt: skip
+    """The runs of each defense's pinned grid (:meth:`Defense.grid_settings`): ``none`` once, then every
+    setting of each grid, each into its own folder under ``out``. The assignments fix what the grids leave
+    (a list among them multiplies the grid). Unless ``fields`` name the attacks, each setting is attacked by
+    its :func:`attack_set` and ``none`` by all of the sets of the sweep, so every setting meets the same ones."""
+    from miabench.registry import defenses as registry
+
+    chosen = [name for name in defenses if name != "none"]
+    classes = {name: registry.entry(name).component_class for name in chosen}
+    own = {key for cls in classes.values() for key in declared(cls)}
+    settings, varied = expand(assignments), swept(assignments)
+    given = fields.pop("attacks", None)
+
+    def attacks(*names: str) -> dict:
+        if given is not None:
+            return {"attacks": given}
+        return {"attacks": tuple(dict.fromkeys(attack for name in names for attack in attack_set(name)))}
+
+    def folder(name: str) -> Path | None:
+        return None if out is None else Path(out) / name
+
+    reference = {key: value for key, value in settings[0].items() if key.rpartition(".")[2] not in own}
+    runs = [("none", make(reference, family, defense="none", out=folder("none"), **attacks("none", *chosen),
+                          **fields))]  # fmt: skip
+    for defense in chosen:
+        for point in classes[defense].grid_settings():
+            for setting in settings:
+                name = "-".join([defense, *(f"{key}={value}" for key, value in point.items()),
+                                 *(f"{key}={setting[key]}" for key in varied)])  # fmt: skip
+                values = setting | {f"{defense}.{key}": value for key, value in point.items()}
+                runs.append((name, make(values, family, defense=defense, out=folder(name), **attacks(defense),
+                                        **fields)))  # fmt: skip
     return Sweep(tuple(runs))

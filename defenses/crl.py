@@ -46,6 +46,7 @@ resumed run would not continue the same way; a killed group retrains from scratc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -93,6 +94,9 @@ class CRL(Defense):
 
     description = "RelaxLoss on logit-normalised outputs plus a relaxed pull towards running class centres"
     citation = ("fang2024crl",)
+    # The centre term's weight lambda (the released code does not include the paper's configurations): a decade
+    # either side of the default 0.01.
+    grid = MappingProxyType({"center_weight": (0.001, 0.003, 0.01, 0.03, 0.1)})
 
     def normalise(self, logits: torch.Tensor) -> torch.Tensor:
         return logits / (1 + self.temperature * logits.norm(dim=-1, keepdim=True))

@@ -12,6 +12,7 @@ test accuracy (0.62 against 0.63) and lowers LiRA's AUC from 0.74 to 0.67.
 """
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import torch
 from torch import nn
@@ -52,6 +53,8 @@ class Dropout(Defense):
 
     description = "a dropout layer after every activation, active only while training"
     citation = ("srivastava2014dropout",)
+    # Srivastava et al. recommend p = 0.5 for hidden units; the grid brackets it.
+    grid = MappingProxyType({"p": (0.1, 0.25, 0.5, 0.75)})
 
     def wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
         if add_dropout(model, self.p) == 0:

@@ -24,6 +24,7 @@ live outside it, so a resumed run could not restore them; a killed group retrain
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -95,6 +96,8 @@ class EarlyStopping(Defense):
 
     description = "keep each model at the epoch of its lowest loss on held-out members"
     citation = ("caruana2001overfitting", "song2021systematic")
+    # No paper fixes a patience; from stopping at the first epoch without progress to a lenient 10.
+    grid = MappingProxyType({"patience": (1, 2, 3, 5, 10)})
 
     def fit(self, job) -> dict[str, np.ndarray]:
         train, validation = split(job.members, self.validation, job.seed)

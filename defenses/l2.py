@@ -2,6 +2,7 @@
 
 import dataclasses
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from miabench.api import Defense, Recipe
 from miabench.params import param
@@ -15,6 +16,8 @@ class L2(Defense):
 
     description = "weight decay in the optimizer, which penalises large weights"
     citation = ("shokri2017membership",)
+    # A log grid over two decades around the default; Shokri et al. evaluate L2 regularisation as a mitigation.
+    grid = MappingProxyType({"weight_decay": (1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2)})
 
     def training_recipe(self, recipe: Recipe) -> Recipe:
         return dataclasses.replace(recipe, weight_decay=self.weight_decay)

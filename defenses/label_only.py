@@ -22,6 +22,7 @@ GAP = 100.0  # logit margin of the predicted class over every other
 @dataclass
 class LabelOnly(Defense):
     serving_only = True
+    serves = "label"  # judged by the label-only attacks too
     description = "serve only the predicted class"
     citation = ("choquette2021label",)  # the paper that measured what labels alone leak
 

@@ -12,6 +12,7 @@ LiRA's AUC rose (0.78 against 0.74): a capped confidence is not a private one.
 """
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import torch
 
@@ -28,6 +29,8 @@ class LabelSmoothing(Defense):
 
     description = "train on targets that spread epsilon of the label's mass over all classes"
     citation = ("szegedy2016rethinking", "kaya2020effectiveness")
+    # Szegedy et al. train with epsilon = 0.1; the grid goes up to the heavy smoothing a defense may need.
+    grid = MappingProxyType({"epsilon": (0.05, 0.1, 0.2, 0.4)})
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return cross_entropy(logits, labels, label_smoothing=self.epsilon).mean(dim=1)

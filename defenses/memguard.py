@@ -46,6 +46,7 @@ which the paper's evaluation does not; expect a smaller effect than it reports.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -196,6 +197,8 @@ class MemGuard(Defense):
     serving_only = True
     description = "noise that makes each served vector an adversarial example for the defender's own attack"
     citation = ("jia2019memguard",)
+    # The L1 distortion budget, which the paper varies to trace its trade-off; 2 is the most a vector can move.
+    grid = MappingProxyType({"epsilon": (0.1, 0.3, 0.5, 1.0, 2.0)})
 
     def __post_init__(self):
         super().__post_init__()

@@ -19,6 +19,7 @@ Facts: ``protected``, how many members of each model were protected.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -53,6 +54,8 @@ class OutlierAware(Defense):
 
     description = "drop, down-weight or add input noise to each model's intra-class outlier members"
     citation = ("khalil2025membership",)
+    # Each way of protecting the outliers, at half, once and twice the share the outliers subgroup reports.
+    grid = MappingProxyType({"strategy": STRATEGIES, "fraction": (0.05, 0.1, 0.2)})
 
     def fit(self, job) -> dict[str, np.ndarray]:
         # Every model's outliers, not only this group's: with 'drop', the steps per epoch follow the

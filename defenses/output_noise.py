@@ -14,6 +14,7 @@ serves the same outputs; models and examples get different noise.
 """
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 from scipy.special import softmax
@@ -35,6 +36,8 @@ class OutputNoise(Defense):
     serving_only = True
     description = "serve each probability vector with Gaussian noise added, renormalised"
     citation = ("jia2019memguard",)  # its untargeted noise baseline
+    # From noise below a probability's usual differences to noise that often flips the predicted class.
+    grid = MappingProxyType({"sigma": (0.01, 0.03, 0.1, 0.3)})
 
     def observe(self, logits, labels, members, models):
         probs = softmax(logits.astype(np.float64), axis=-1)

@@ -12,6 +12,7 @@ with another, the top class's log-probability is raised by ``TIE_BREAK``.
 """
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 from scipy.special import softmax
@@ -41,6 +42,8 @@ class Rounding(Defense):
     serving_only = True
     description = "serve every probability rounded to a number of decimal places"
     citation = ("shokri2017membership",)
+    # Shokri et al. coarsen the served probabilities to a few decimals.
+    grid = MappingProxyType({"decimals": (1, 2, 3)})
 
     def observe(self, logits, labels, members, models):
         rounded = np.round(softmax(logits.astype(np.float64), axis=-1), self.decimals)

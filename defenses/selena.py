@@ -15,6 +15,7 @@ sub-models of the group's models in one vmap), else one at a time.
 """
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -34,6 +35,8 @@ class Selena(Defense):
 
     description = "Split-AI sub-models that each leave members out, then self-distillation on their soft labels"
     citation = ("tang2022mitigating",)
+    # (K', L): this benchmark's CPU default (6, 3) and the paper's (25, 10), which trains 25 sub-models a model.
+    grid = MappingProxyType({("submodels", "excluded"): ((6, 3), (25, 10))})
 
     def __post_init__(self):
         super().__post_init__()

@@ -14,6 +14,7 @@ nothing; the defense refuses it when it sees the outputs.
 """
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 from scipy.special import log_softmax
@@ -34,6 +35,8 @@ class TopK(Defense):
     serving_only = True
     description = "serve only the k largest probabilities of each vector"
     citation = ("shokri2017membership",)
+    # Shokri et al. serve the top 1 and top 3 classes; 2 lies between (k at or above C is refused when served).
+    grid = MappingProxyType({"k": (1, 2, 3)})
 
     def observe(self, logits, labels, members, models):
         classes = logits.shape[-1]

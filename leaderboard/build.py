@@ -22,7 +22,7 @@ import pandas as pd
 
 from miabench.citations import bibtex
 from miabench.errors import UserError
-from miabench.leaderboard import columns, defense_view, ledger, official
+from miabench.leaderboard import columns, defense_view, ledger, matched, official
 from miabench.leaderboard import entries as entries_mod
 from miabench.leaderboard.cite import keys_of
 from miabench.record import Entry
@@ -33,7 +33,7 @@ RANK_BY = "tpr_1"
 
 COLUMNS = (
     ["track", "task", "task_version", "model_family", "superseded", "unofficial", "apart", "ranked", "rank"]
-    + ["attack", "defense", "setting"]
+    + ["attack", "attack_package", "scored_from", "defense", "setting"]
     + ["auc", "auc_lo", "auc_hi"]
     + [f"{col}{part}" for col, _, _ in TPR_LEVELS for part in ("", "_lo", "_hi")]
     + ["flagged_tpr_5", "flagged_tpr_5_lo", "flagged_tpr_5_hi"]
@@ -79,6 +79,14 @@ def _current_version(task: str, cache: dict) -> str | None:
     return cache[task]
 
 
+def _scored_from(entry: Entry) -> str:
+    """Where an entry scored from a published signal cube got it ("" for one that trained its models)."""
+    cube = entry.cube
+    if cube is None:
+        return ""
+    return f"cube {cube.repo}@{(cube.revision or 'main')[:8]}" if cube.repo else "cube (local folder)"
+
+
 def _row(entry: Entry, defense: str, versions: dict, verified: dict) -> dict:
     task = entry.task
     current = _current_version(task.name, versions)
@@ -95,6 +103,8 @@ def _row(entry: Entry, defense: str, versions: dict, verified: dict) -> dict:
         "apart": f"superseded: task v{task.version}" if superseded else unofficial,
         "ranked": not superseded and not unofficial,
         "attack": entry.attack.name,
+        "attack_package": f"{package.name} {package.version}" if (package := entry.attack.package) else "",
+        "scored_from": _scored_from(entry),
         "defense": defense,
         "setting": _setting(entry),
     }
@@ -184,6 +194,9 @@ def _markdown(table: pd.DataFrame, top: int | None = None, level: int = 2) -> st
         defended = settings[(settings["track"] == track) & (settings["task"] == task)].to_dict("records")
         if top is None and defended:  # defenses were evaluated here: which one is the most private
             parts.append(defense_view.section(track, task, defended, level))
+            ranking = matched.table(settings[(settings["track"] == track) & (settings["task"] == task)])
+            if (ranking["defense"] != "none").any():  # and which keeps the most privacy at matched utility
+                parts.append(matched.section(track, task, ranking.to_dict("records"), level))
         sections.append("\n\n".join(parts))
     return "\n\n".join(sections) + "\n" if sections else ""
 

@@ -29,6 +29,11 @@ def _any_flagged(rows: list[dict]) -> bool:
     return any(not formats.missing(row["flagged_tpr_5"]) for row in rows)
 
 
+def stated(key: str) -> Callable[[list[dict]], bool]:
+    """Whether any of the rows states ``key`` (a text field that is "" where it does not apply)."""
+    return lambda rows: any(isinstance(row.get(key), str) and row[key] for row in rows)
+
+
 @dataclass(frozen=True)
 class Column:
     key: str  # the field of the rows table: the cell's value, and what the page sorts by
@@ -73,6 +78,8 @@ APART = Column("apart", "not ranked because")  # in place of the rank, for the r
 TABLE = (
     RANK,
     Column("attack", "attack"),
+    Column("attack_package", "attack package", when=stated("attack_package")),  # a third-party attack's
+    Column("scored_from", "scored from", when=stated("scored_from")),  # a published signal cube, not trained
     Column("defense", "defense"),
     Column("model_family", "model", when=several_families),
     Column("auc", "AUC [95% CI]", numeric=True, digits=3, ci=True),

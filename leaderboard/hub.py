@@ -48,18 +48,32 @@ def push(repo_id: str, root: Path = entries.ENTRIES_DIR, create_pr: bool = False
         operations += [CommitOperationAdd(f"site/{path.name}", str(path)) for path in render(root, site_dir)]
         if ledger.LEDGER.is_file():
             operations.append(CommitOperationAdd(ledger.LEDGER.name, str(ledger.LEDGER)))
-        try:
-            api.create_repo(repo_id, repo_type=REPO_TYPE, exist_ok=True)
-            commit = api.create_commit(
-                repo_id, operations, commit_message=f"miabench leaderboard: {len(files)} files",
-                repo_type=REPO_TYPE, create_pr=create_pr,
-            )  # fmt: skip
-        except Exception as error:  # noqa: BLE001 - network, auth and Hub errors share no base
-            raise UserError(
-                f"cannot publish to {repo_id} on the Hub ({_reason(error)}): check the repo id and that "
-                "HF_TOKEN (or 'huggingface-cli login') grants write access"
-            ) from None
-    return getattr(commit, "pr_url", None) or getattr(commit, "commit_url", str(commit))
+        return commit(api, repo_id, operations, f"miabench leaderboard: {len(files)} files", create_pr)
+
+
+def commit(api: HfApi, repo_id: str, operations: list, message: str, create_pr: bool = False) -> str:
+    """Create the dataset repo if needed and commit ``operations`` in one commit; return its (or the PR's) URL."""
+    try:
+        api.create_repo(repo_id, repo_type=REPO_TYPE, exist_ok=True)
+        done = api.create_commit(repo_id, operations, commit_message=message, repo_type=REPO_TYPE, create_pr=create_pr)
+    except Exception as error:  # noqa: BLE001 - network, auth and Hub errors share no base
+        raise UserError(
+            f"cannot publish to {repo_id} on the Hub ({_reason(error)}): check the repo id and that "
+            "HF_TOKEN (or 'huggingface-cli login') grants write access"
+        ) from None
+    return getattr(done, "pr_url", None) or getattr(done, "commit_url", str(done))
+
+
+def download(repo_id: str, allow_patterns: list[str] | None = None, revision: str | None = None) -> Path:
+    """The local snapshot of the dataset repo (only ``allow_patterns``), at ``revision`` (default: the latest)."""
+    pinned = {"revision": revision} if revision else {}
+    try:
+        return Path(snapshot_download(repo_id, repo_type=REPO_TYPE, allow_patterns=allow_patterns, **pinned))
+    except Exception as error:  # noqa: BLE001 - network, auth and Hub errors share no base
+        where = f" at revision {revision}" if revision else ""
+        raise UserError(
+            f"cannot download {repo_id}{where} from the Hub ({_reason(error)}): check the repo id"
+        ) from None
 
 
 def pull(repo_id: str, out_dir: Path, force: bool = False) -> list[Path]:
@@ -71,10 +85,7 @@ def pull(repo_id: str, out_dir: Path, force: bool = False) -> list[Path]:
     target = out_dir / "entries"
     if target.exists() and any(target.iterdir()) and not force:
         raise UserError(f"{target} is not empty: pull into another --out, or add --force to replace what it holds")
-    try:
-        local = Path(snapshot_download(repo_id, repo_type=REPO_TYPE, allow_patterns=["entries/**", ledger.LEDGER.name]))
-    except Exception as error:  # noqa: BLE001 - network, auth and Hub errors share no base
-        raise UserError(f"cannot download {repo_id} from the Hub ({_reason(error)}): check the repo id") from None
+    local = download(repo_id, ["entries/**", ledger.LEDGER.name])
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(local / "entries", target)

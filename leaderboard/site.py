@@ -22,7 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from miabench import formats, frontier
-from miabench.leaderboard import build, columns, defense_view
+from miabench.leaderboard import build, columns, defense_view, matched
 from miabench.leaderboard import entries as entries_mod
 from miabench.record import Entry
 
@@ -177,6 +177,12 @@ def render(entries: list[Entry], verified: dict | None = None) -> str:
         _section(track, task, group.to_dict("records"), settings_by_task.get((track, task), []), by_key)
         for (track, task), group in groups
     ]
+    ranking = matched.table(settings)  # the matched-utility ranking, under each section's defense table
+    ranking_by_task = {key: group.to_dict("records") for key, group in ranking.groupby(["track", "task"])}
+    for section in sections:
+        rows = ranking_by_task.get((section["track"], section["task"]), [])
+        rows = rows if any(row["defense"] != "none" for row in rows) else []
+        section |= {"matched": rows, "matched_columns": matched.shown(rows)}
     return _TEMPLATES.get_template("index.html.j2").render(
         title=TITLE,
         sections=sections,
@@ -186,6 +192,8 @@ def render(entries: list[Entry], verified: dict | None = None) -> str:
         ranked_by=build.RANK_BY,
         defense_title=defense_view.TITLE,
         defense_rule=defense_view.RULE,
+        matched_title=matched.TITLE,
+        matched_rule=matched.RULE,
         data={"max_curves": MAX_ROC_CURVES, "sections": [section["data"] for section in sections]},
         css=_static("leaderboard.css"),
         js=_static("leaderboard.js"),

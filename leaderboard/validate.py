@@ -213,9 +213,16 @@ def scores(record: Record, scores_path: Path) -> list[str]:
         meta = tasks.entry(record.task.name).component_class.metadata
         utility = measures.utility_of_predictions(arrays["test_predictions"], arrays["test_labels"], record.classes,
                                                   meta.names, meta.flagged_class)  # fmt: skip
+        if record.utility is not None and record.utility.worst_class_recall is None:
+            utility.pop("worst_class_recall")  # a record from before it was stated
         found += [] if same(utility, record.utility) else ["utility"]
     if isinstance(record, Entry) and record.roc is not None:
         found += [] if same(measures.mean_roc(arrays["scores"], members, chosen), record.roc) else ["roc"]
+    if record.audit is not None:
+        from miabench import audit
+
+        delta = audit.delta_of(record.defense.model_dump() if record.defense else None)
+        found += [] if same(audit.audit(arrays["scores"], members, chosen, delta), record.audit) else ["audit"]
     if not found:
         return []
     return [f"{', '.join(found)} differ from those recomputed from {scores_path.name}: the numbers were edited"]

@@ -1,6 +1,10 @@
 """Verification: re-run an entry's configuration with the harness, compare everything the board shows,
 and record the outcome in the maintainers' ledger.
 
+An entry scored from a published signal cube (its ``cube`` field) is re-scored from that same cube, found
+in the local store or pulled at the revision it names and checked by its sha256, with the attack as
+installed here (of the package and version the entry names, for a third-party attack): nothing trains.
+
 Every number the board shows is compared: AUC, balanced accuracy, advantage and TPR at each FPR,
 overall and per subgroup; the utility (test and balanced accuracy, each recall); the defense's
 facts (e.g. DP-SGD's epsilon). Each kind has its tolerance, ``TOLERANCE[track]``.
@@ -21,11 +25,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from miabench import runner
+from miabench import cubes, runner
 from miabench.errors import UserError
 from miabench.leaderboard import entries, ledger
 from miabench.leaderboard.validate import validate
 from miabench.record import Entry, Record
+from miabench.registry import attacks
 from miabench.spec import RunSpec
 
 # The largest |entry - re-run| accepted, per kind of number and track.
@@ -54,6 +59,7 @@ def shown_numbers(record: Record) -> dict[str, tuple[str, float]]:
     if record.utility is not None:
         spreads = {"test accuracy": record.utility.test_accuracy, "balanced accuracy": record.utility.balanced_accuracy}
         spreads |= {f"recall {name}": spread for name, spread in record.utility.recall.items()}
+        spreads["worst-class recall"] = record.utility.worst_class_recall  # None: not stated (an older record)
         numbers |= {name: ("utility", spread.mean) for name, spread in spreads.items() if spread is not None}
     for name, fact in record.defense.facts.items():
         numbers[f"defense {name}"] = ("facts", fact.mean)
@@ -78,24 +84,56 @@ def differences(stated: Record, fresh: Record, tolerance: dict[str, float]) -> t
     return lines, largest
 
 
-def rerun(record: Record, out: Path, data_dir: Path | None = None, cache_dir: Path | None = None) -> Record:
-    """The record of the same configuration, trained and attacked afresh (or from the local cache)."""
-    spec = RunSpec.from_record(record, data_dir=data_dir, cache_dir=cache_dir, out=out, progress=False)
+def installed_package(record: Record) -> str | None:
+    """Why the attack as installed here is not the package and version that scored the entry (None: it is)."""
+    stated = record.attack.package
+    stated = None if stated is None else (stated.name, stated.version)
+    try:
+        installed = attacks.package(record.attack.name)
+    except UserError:
+        if stated is None:
+            return None  # an unknown built-in: validation says so
+        installed = None
+    if installed == stated:
+        return None
+    if stated is None:
+        return f"its attack '{record.attack.name}' is a built-in, but here {' '.join(installed)} provides it: " \
+               "verify it without that package"  # fmt: skip
+    here = "is not installed here" if installed is None else f"here it is {' '.join(installed)}"
+    return f"its attack '{record.attack.name}' is {' '.join(stated)} and {here}: pip install '{'=='.join(stated)}'"
+
+
+def rerun(record: Record, out: Path, data_dir: Path | None = None, cache_dir: Path | None = None,
+          executor: str = "local", address: str | None = None) -> Record:  # fmt: skip
+    """The record of the same configuration: re-scored from the same cube for a record scored from one
+    (nothing trains), else trained and attacked afresh (or from the local cache). Either way the attack's
+    record and scores are written to ``out/<attack>/``."""
+    if record.cube is not None:
+        cube = cubes.of_record(record, cache_dir)
+        params = {record.attack.name: record.attack.params, record.defense.name: record.defense.params}
+        (fresh,) = cubes.score(cube, [record.attack.name], params, out / record.attack.name, record.defense.name)
+        return fresh
+    spec = RunSpec.from_record(record, data_dir=data_dir, cache_dir=cache_dir, out=out, progress=False,
+                               executor=executor, address=address)  # fmt: skip
     (fresh,) = runner.run(spec)
     return fresh
 
 
 def verify(path: Path, verified_by: str, data_dir: Path | None = None, cache_dir: Path | None = None,
-           ledger_path: Path | None = None) -> ledger.Verification:  # fmt: skip
+           ledger_path: Path | None = None, executor: str = "local",
+           address: str | None = None) -> ledger.Verification:  # fmt: skip
     """Re-run the entry at ``path``; record it in the ledger when every shown number matches, else raise."""
     path = Path(path)
     entry: Entry = entries.read(path)
+    package = installed_package(entry)
+    if package:
+        raise UserError(f"{path} cannot be verified with this install: {package}, then verify it again")
     problems = validate(entry)
     if problems:
         raise UserError(f"{path} is not a valid entry ({problems[0]}): it cannot be verified")
     status = ledger.status(entries.entry_key(entry), entry, ledger.load(ledger_path))
     with tempfile.TemporaryDirectory() as scratch:
-        fresh = rerun(entry.record, Path(scratch), data_dir, cache_dir)
+        fresh = rerun(entry.record, Path(scratch), data_dir, cache_dir, executor, address)
         lines, largest = differences(entry, fresh, TOLERANCE[entry.track.name])
         if lines:
             kept = "it stays verified by its earlier re-run" if status == "verified" else "it stays pending"
@@ -117,3 +155,31 @@ def verify(path: Path, verified_by: str, data_dir: Path | None = None, cache_dir
     )  # fmt: skip
     ledger.add(verification, ledger_path)
     return verification
+
+
+def pending(paths: list[Path] | None = None, ledger_path: Path | None = None) -> list[Path]:
+    """The entries under ``paths`` (default: the board's) that the ledger does not list as verified."""
+    lines, chosen = ledger.load(ledger_path), []
+    for path in entries.find(paths):
+        entry = entries.read(path)
+        if ledger.status(entries.entry_key(entry), entry, lines) == "pending":
+            chosen.append(path)
+    return chosen
+
+
+def verify_all(verified_by: str, paths: list[Path] | None = None, data_dir: Path | None = None,
+               cache_dir: Path | None = None, ledger_path: Path | None = None, executor: str = "local",
+               address: str | None = None, say=print) -> tuple[list[Path], list[str]]:  # fmt: skip
+    """Verify every pending entry in turn through the same machinery as one (``miabench leaderboard verify
+    --all``): entries of one run share its cache entry, so its models train once. The verified entries, and a
+    line for each that did not verify (the others go on)."""
+    chosen = pending(paths, ledger_path)
+    done, failed = [], []
+    for i, path in enumerate(chosen, 1):
+        say(f"entry {i} of {len(chosen)}: {path}")
+        try:
+            verify(path, verified_by, data_dir, cache_dir, ledger_path, executor, address)
+            done.append(path)
+        except UserError as error:
+            failed.append(str(error))
+    return done, failed

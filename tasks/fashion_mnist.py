@@ -89,6 +89,8 @@ class FashionMnistTask(MnistTask):
         num_classes=NUM_CLASSES,
         default_models=16,
         class_names=CLASS_NAMES,
+        reported_utility="test accuracy 91.6% (two convolutional layers with max pooling, over 300 epochs; the "
+        "dataset's benchmark table) [xiao2017fashion]",
         pinned_data={"cpu": DataPin(10000, "96075ac5316f6b66ddd00bde710515bd5349285a277e4dbdf3ec3181026318dc")},
     )
 

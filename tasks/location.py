@@ -5,6 +5,7 @@ from __future__ import annotations
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,8 @@ class LocationTask(Task):
         pinned_data={"cpu": DataPin(4010, "4a6498de542de120769856a40e018c400d043eee756efc2e668aa87029590f3f")},
     )
     pinned_recipe = Recipe(epochs=30, batch_size=128, lr=1e-3, optimizer="adam")
+    recipe_grid: ClassVar[dict] = {"lr": (1e-3, 3e-4), "epochs": (10, 30), "weight_decay": (0.0, 1e-4, 1e-3),
+                   "balanced_batches": (False, True)}  # fmt: skip
     augmentations = ("identity",)
 
     def load(self, data_dir: Path | None, progress: bool = True) -> Population:

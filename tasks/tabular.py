@@ -48,6 +48,8 @@ class TabularTask(Task):
     test_size: int = param(5000, "examples held out for utility", within="[1, inf)")
 
     pinned_recipe = Recipe(epochs=20, batch_size=128, lr=1e-3, optimizer="adam")
+    recipe_grid: ClassVar[dict] = {"lr": (1e-3, 3e-4), "epochs": (5, 20), "weight_decay": (0.0, 1e-4, 1e-3),
+                   "balanced_batches": (False, True)}  # fmt: skip
 
     def read(self, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
         """Every source row as features ``[N, F]`` (any numeric dtype) and labels ``[N]`` int64, in source order."""
@@ -301,6 +303,8 @@ class AdultTask(TabularTask):
         default_models=16,
         class_names=ADULT_CLASSES,
         # the local copy's (adult.data + adult.test); the Hub's one split gives another population
+        reported_utility="test accuracy 85.9% (NBTree, on the official split with unknown values removed) "
+        "[kohavi1996nbtree]",
         pinned_data={"cpu": DataPin(20000, "80c63a53663cd676d6957e7854ed95f93ca60c1a1417de1d29496b93e37084f7")},
     )
 

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from miabench.api import Population, Recipe, Task, TaskMetadata
+from miabench.api import VALIDATION_SHARE, Population, Recipe, Task, TaskMetadata
 from miabench.data import fingerprint, split
 from miabench.params import param
 from miabench.registry import tasks
@@ -41,7 +41,11 @@ class TextTask(Task):
 
     @property
     def pinned_recipe(self) -> Recipe:
-        return FAMILIES[self.family].recipe
+        return self.dataset.recipes.get(self.family, FAMILIES[self.family].recipe)
+
+    @property
+    def recipe_grid(self) -> dict:
+        return FAMILIES[self.family].grid
 
     def training_strategy(self, device: torch.device) -> str:
         return FAMILIES[self.family].training_strategy
@@ -74,7 +78,7 @@ def text_task(dataset: TextDataset) -> type[TextTask]:
     """The task of one text dataset, registered under its name, with the dataset's default test_size."""
     metadata = TaskMetadata(
         name=dataset.name,
-        version="1.0",
+        version=dataset.version,
         description=dataset.description,
         citation=dataset.citation,
         license=dataset.license,
@@ -87,6 +91,8 @@ def text_task(dataset: TextDataset) -> type[TextTask]:
         revision=None if dataset.hub is None else dataset.hub.revision,
         highlighted=dataset.highlighted,
         pinned_data=dataset.pinned_data,
+        validation_share=VALIDATION_SHARE if dataset.recipes else 0.0,
+        reported_utility=dataset.reported_utility,
     )
     class_name = "".join(word.capitalize() for word in dataset.name.split("-")) + "Task"
     cls = dataclasses.make_dataclass(

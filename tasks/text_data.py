@@ -1,4 +1,4 @@
-"""Raw text of the safety-classifier tasks: seven datasets, each read into one deduplicated pool.
+"""Raw text of the safety-classifier tasks: eight datasets (ESConv read two ways), each into one deduplicated pool.
 
 Each dataset is one :class:`TextDataset` record in :data:`DATASETS`: how to read its local copy (the
 layout of the shared data folder, e.g. ``goemotions/train.tsv``) and its public copy on the Hugging Face
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from miabench.api import DataPin
+from miabench.api import DataPin, Recipe
 from miabench.data import DATA_DIR_ENV, load_hub, reading, require_file
 from miabench.errors import UserError
 
@@ -289,6 +289,59 @@ def selfharm_from_frame(frame: pd.DataFrame) -> TextData:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# depression: Depression: Reddit Dataset (Cleaned)
+# ---------------------------------------------------------------------------------------------------------
+
+DEPRESSION_URL = "https://www.kaggle.com/datasets/infamouscoder/depression-reddit-cleaned"
+# A re-upload of the Kaggle CSV (one split, train). Unpinned: no commit of it could be verified offline.
+DEPRESSION_HUB = "hugginglearners/reddit-depression-cleaned"
+DEPRESSION_FILE = "depression-reddit/depression_dataset_reddit_cleaned.csv"
+DEPRESSION_COLUMNS = ("text", "is_depressive")
+# The Kaggle release names its columns clean_text and is_depression; the shared copy text and is_depressive.
+_DEPRESSION_RENAMES = {"clean_text": "text", "is_depression": "is_depressive"}
+
+
+def _depression_columns(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Columns ``text``, ``is_depressive`` under either naming, or a one-line UserError naming the one missing."""
+    frame = frame.rename(columns={old: new for old, new in _DEPRESSION_RENAMES.items() if old in frame.columns})
+    missing = [column for column in DEPRESSION_COLUMNS if column not in frame.columns]
+    if missing:
+        raise UserError(
+            f"{where} has no column {missing[0]!r} (it has {', '.join(map(str, frame.columns))}): "
+            f"replace it with the CSV of {DEPRESSION_URL}"
+        )
+    return frame[list(DEPRESSION_COLUMNS)].reset_index(drop=True)
+
+
+def read_depression(data_dir: Path) -> pd.DataFrame:
+    """Columns ``text``, ``is_depressive`` (0/1) from ``depression_dataset_reddit_cleaned.csv``, in file order."""
+    how_to_get = f"load {DEPRESSION_HUB} from the Hugging Face Hub (the CSV of {DEPRESSION_URL})"
+    path = require_file(data_dir, DEPRESSION_FILE, how_to_get)
+    frame = _depression_columns(_read_csv(path, DEPRESSION_URL, dtype=str, keep_default_na=False), str(path))
+    with reading(path, DEPRESSION_URL):  # a label that is not an integer: the file is damaged
+        frame["is_depressive"] = frame["is_depressive"].str.strip().astype(np.int64)
+    return frame
+
+
+def depression_from_hub(splits) -> pd.DataFrame:
+    """The columns of :func:`read_depression` from the Hub copy (either column naming), splits in order."""
+    frames = []
+    for split in _hub_splits(splits):
+        frame = pd.DataFrame({column: list(split[column]) for column in split.column_names})
+        frames.append(_depression_columns(frame, DEPRESSION_HUB))
+    if not frames:
+        return pd.DataFrame({column: [] for column in DEPRESSION_COLUMNS})
+    frame = pd.concat(frames, ignore_index=True)
+    frame["is_depressive"] = np.asarray(frame["is_depressive"], dtype=np.int64)
+    return frame
+
+
+def depression_from_frame(frame: pd.DataFrame) -> TextData:
+    """The posts as released (lower-cased, lemmatised, punctuation removed); 1 = depressive."""
+    return _finish(frame["text"].tolist(), np.asarray(frame["is_depressive"], dtype=np.int64), np.arange(len(frame)))
+
+
+# ---------------------------------------------------------------------------------------------------------
 # support: ESConv
 # ---------------------------------------------------------------------------------------------------------
 
@@ -370,6 +423,42 @@ def support_from_records(records: Sequence[dict]) -> TextData:
         severe=np.asarray(severe, dtype=bool)[keep],
         class_names=class_names,
     )
+
+
+SPEAKER_TAGS = {"usr": "Seeker", "sys": "Supporter"}  # ESConv's speakers, as the dialogue text names them
+
+
+def dialogue_text(record: dict, index: int) -> str:
+    """The whole dialogue in order, one line per turn: ``Seeker: ...`` / ``Supporter: ...``.
+
+    A turn is a speaker's consecutive utterances, joined with a space; empty utterances are skipped.
+    """
+    turns: list[tuple[str, list[str]]] = []
+    for utterance in record.get("dialog", []):
+        text, speaker = str(utterance.get("text", "")).strip(), utterance.get("speaker")
+        if speaker not in SPEAKER_TAGS:
+            raise UserError(
+                f"ESConv conversation {index} has a turn by speaker {speaker!r}, not usr or sys: "
+                f"replace the data with the ESConv release"
+            )
+        if not text:
+            continue
+        if turns and turns[-1][0] == speaker:
+            turns[-1][1].append(text)
+        else:
+            turns.append((speaker, [text]))
+    return "\n".join(f"{SPEAKER_TAGS[speaker]}: {' '.join(texts)}" for speaker, texts in turns)
+
+
+def support_dialogue_from_records(records: Sequence[dict]) -> TextData:
+    """One example per conversation, the whole dialogue (:func:`dialogue_text`); 1 = severe.
+
+    Severe is the seeker's initial emotion intensity (the pre-chat survey, 1-5) of at least 4, the same
+    definition as the ``severe`` subgroup of ``support``. Exact duplicate dialogues are removed like texts.
+    """
+    texts = [dialogue_text(record, index) for index, record in enumerate(records)]
+    labels = np.array([_intensity(record, index) >= SEVERE_INTENSITY for index, record in enumerate(records)])
+    return _finish(texts, labels.astype(np.int64), np.arange(len(records)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -479,6 +568,11 @@ class TextDataset:
     highlighted: tuple[str, ...] = ()  # subgroups reported beside the overall numbers (flagged is added)
     test_size: int = 1000  # the task's default
     pinned_data: dict[str, DataPin] = dataclasses.field(default_factory=dict, hash=False)  # the task's, per track
+    version: str = "1.0"  # the task's
+    # The recipe per model family chosen by the tuning protocol (miabench.tuning, docs/recipes.md);
+    # a version with tuned recipes has a validation split. A family not listed keeps its default.
+    recipes: dict[str, Recipe] = dataclasses.field(default_factory=dict, hash=False)
+    reported_utility: str = ""  # the task's (TaskMetadata.reported_utility)
 
     @property
     def source(self) -> str:
@@ -523,6 +617,9 @@ DATASETS = {
     for dataset in (
         TextDataset(
             name="distress",
+            reported_utility=(
+                "none for this binary regrouping; the dataset paper reports F1 0.46 averaged over its 28 emotions (BERT-base, official test split) [demszky2020goemotions]"
+            ),
             description="GoEmotions comments: any of disappointment, fear, grief, nervousness, remorse, sadness",
             class_names=("no-distress", "distress"),
             flagged_class=1,
@@ -532,7 +629,13 @@ DATASETS = {
             read_local=read_goemotions,
             pool=distress_from_frame,
             hub=HubCopy(GOEMOTIONS_HUB, GOEMOTIONS_REVISION, goemotions_from_hub, GOEMOTIONS_CONFIG),
-            pinned_data={"cpu": DataPin(8000, "07569dc9ee00ecffcfceddfb08c7984b07ba5b79dbe2a9a8e02ae12c7aada65b")},
+            test_size=2000,  # half of it the validation split: about 170 flagged examples each
+            pinned_data={"cpu": DataPin(8000, "756dcaaf18d66019bfca6f49014694646a9150c9a0d12ae3abb5e2eebd45b5e4")},
+            version="2.0",  # tuned recipes (docs/recipes.md), a validation split, 2,000 held out
+            recipes={
+                "minilm-head": Recipe(epochs=10, batch_size=128, lr=3e-4, weight_decay=1e-3, balanced_batches=True),
+                "ngram-mlp": Recipe(epochs=5, batch_size=128, lr=3e-4, weight_decay=1e-3, balanced_batches=True),
+            },
         ),
         TextDataset(
             name="stress",
@@ -551,6 +654,9 @@ DATASETS = {
         ),
         TextDataset(
             name="selfharm",
+            reported_utility=(
+                "accuracy 93.1%, F1 95.4 (GUSE embeddings + dense head, on labels the paper first corrects with UMAP-GMM, so not comparable) [haque2021sdcnl]"
+            ),
             description="SDCNL Reddit posts: r/SuicideWatch versus r/depression",
             class_names=("depression", "suicide-watch"),
             flagged_class=1,
@@ -583,6 +689,7 @@ DATASETS = {
         ),
         TextDataset(
             name="toxicity",
+            reported_utility="macro-F1 79.5 (RoBERTa-base, TweetEval offensive test split) [barbieri2020tweeteval]",
             description="OLID tweets (TweetEval): offensive",
             class_names=("not-offensive", "offensive"),
             flagged_class=1,
@@ -596,6 +703,9 @@ DATASETS = {
         ),
         TextDataset(
             name="hate",
+            reported_utility=(
+                "macro-F1 46.6 (RoBERTa-base, TweetEval hate test split, whose distribution differs from its training split) [barbieri2020tweeteval]"
+            ),
             description="HatEval tweets (TweetEval): hateful",
             class_names=("not-hateful", "hateful"),
             flagged_class=1,
@@ -609,6 +719,9 @@ DATASETS = {
         ),
         TextDataset(
             name="toxicity-davidson",
+            reported_utility=(
+                "support-weighted F1 0.90, hate-class recall 0.61 (logistic regression on TF-IDF n-grams) [davidson2017automated]"
+            ),
             description="Davidson et al. tweets: hate, offensive or neither",
             class_names=("hate", "offensive", "neither"),
             flagged_class=0,
@@ -619,6 +732,48 @@ DATASETS = {
             pool=davidson_from_frame,
             hub=HubCopy(DAVIDSON_HUB, DAVIDSON_REVISION, davidson_from_hub),
             pinned_data={"cpu": DataPin(8000, "dabb6edd589797283d6e93cde836a994d9d7a97fcadc6ac67d69fa21127889c1")},
+        ),
+        # The binary tasks of the seed paper's shape (Hughes et al. 2026: a "needs support" classifier).
+        TextDataset(
+            name="depression",
+            description=(
+                "Depression Reddit (cleaned) posts: depressive (49%); stands in for the paper's 'needs support' "
+                "screen, at post level. Easy: the non-depressive posts are short and tweet-like (median 13 "
+                "words, the depressive 78), and all text is lower-cased and lemmatised"
+            ),
+            class_names=("non-depressive", "depressive"),
+            flagged_class=1,
+            license=(
+                "unclear: a Kaggle upload of scraped posts without stated provenance, marked CC0 there "
+                "(re-uploads say CC0 or CC BY 4.0); Reddit's terms apply"
+            ),
+            citation=("infamouscoder2022depression",),
+            local_files=DEPRESSION_FILE,
+            read_local=read_depression,
+            pool=depression_from_frame,
+            hub=HubCopy(DEPRESSION_HUB, None, depression_from_hub),
+            test_size=1000,  # of 7.65k posts
+            pinned_data={"cpu": DataPin(6650, "5faaa1383a8c4714a0a13ac9b191df7c010da8cf3ee72fd5af61dcf466425029")},
+        ),
+        TextDataset(
+            name="support-dialogue",
+            description=(
+                "ESConv whole dialogues (Seeker:/Supporter: turns in order): severe, the seeker's initial emotion "
+                "intensity >= 4 (76%); stands in for the paper's conversation-level 'needs support' classifier as "
+                "triage among support conversations (no benign chat is offline). minilm-head reads the first 256 "
+                "tokens (the opening, ~46% of a median 583-token dialogue), minilm-finetune the first 128"
+            ),
+            class_names=("not-severe", "severe"),
+            flagged_class=1,
+            license="CC BY-NC 4.0",
+            citation=("liu2021towards",),
+            local_files="esconv/esconv_{train,valid,test}.json",
+            read_local=read_esconv,
+            pool=support_dialogue_from_records,
+            # Unpinned: no commit of the Hub copy could be verified offline.
+            hub=HubCopy(ESCONV_HUB, None, esconv_from_hub),
+            test_size=260,  # of 1.3k conversations, as support
+            pinned_data={"cpu": DataPin(1040, "80593cdbd6a6daba39f6137ca3dcaa31b9c9d9cb2f2350cd397025b7cc870248")},
         ),
     )
 }

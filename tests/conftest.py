@@ -38,7 +38,7 @@ class ToyTask(Task):
     pinned_recipe = Recipe(epochs=4, batch_size=16, lr=1e-2)
     augmentations = ("identity", "negated-noise")
 
-    def load(self, data_dir: Path | None) -> Population:
+    def load(self, data_dir: Path | None, progress: bool = True) -> Population:
         rng = np.random.default_rng(0)
         y = rng.integers(0, 3, self.examples + 60)
         x = (rng.normal(size=(len(y), 8)) * self.noise + np.eye(3, 8)[y]).astype(np.float32)
@@ -87,7 +87,7 @@ class ToyImageTask(ToyTask):
                            translate=1)  # fmt: skip
     augmentations = ("identity", "mirror")
 
-    def load(self, data_dir: Path | None) -> Population:
+    def load(self, data_dir: Path | None, progress: bool = True) -> Population:
         rng = np.random.default_rng(0)
         y = rng.integers(0, 3, self.examples + 60)
         x = rng.normal(size=(len(y), 3, 8, 8)) * self.noise

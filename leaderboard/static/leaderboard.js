@@ -269,6 +269,8 @@
         return kept(tr) && matches(tr.getAttribute("data-attack"), f.attack, true);
       });
       if (defenses) filterRows(defenses, kept);
+      var matched = sec.querySelector("table.matched");
+      if (matched) filterRows(matched, kept);
       var visible = [];
       Array.prototype.forEach.call(attacks.tBodies[0].rows, function (tr) {
         visible[+tr.getAttribute("data-row")] = !tr.hidden;

@@ -1,5 +1,5 @@
-"""Helpers for the attack tests: an attack's mean AUC on a cube, the scores of one model's outputs,
-and the simple attacks run twice on the session's cached Location models."""
+"""Helpers for the attack tests: an attack's mean AUC on a cube, the scores of one model's outputs, paired
+and unpaired plans, and the simple attacks run twice on the session's cached Location models."""
 
 import numpy as np
 import pytest
@@ -8,6 +8,7 @@ import miabench
 from miabench import scoring
 from miabench.api import AttackView
 from miabench.metrics import auc
+from miabench.plan import MembershipPlan
 from miabench.registry import attacks
 
 # The attacks that read only a model's outputs (or none): cheap to run on the cached location models.
@@ -28,6 +29,22 @@ def score_one_model(name, log_probs, labels, auxiliary=None, **params):
     auxiliary = np.zeros(n, bool) if auxiliary is None else auxiliary
     view = AttackView(scoring.take(statistic, 0), labels, statistic, np.ones((1, n), bool), auxiliary)
     return attack.score(view)
+
+
+def paired_and_unpaired(models: int, examples: int, auxiliary: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    members = np.zeros((models, examples), dtype=bool)
+    for n in range(auxiliary, examples):
+        members[rng.permutation(models)[: rng.integers(2, models - 1)], n] = True
+    return {"paired": MembershipPlan.balanced(models, examples, seed, auxiliary), "unpaired": MembershipPlan(members)}
+
+
+@pytest.fixture
+def plans():
+    """``plans(models, examples, auxiliary, seed=0)``: ``{"paired": the balanced plan, "unpaired": ...}``; in the
+    unpaired one each challenge example is in 2 to K - 2 of the K models at random, so that the K - 1 references
+    of every target hold it IN and OUT, in unequal numbers, and the first ``auxiliary`` examples are in none."""
+    return paired_and_unpaired
 
 
 @pytest.fixture

@@ -48,6 +48,7 @@ def test_threat_models():
         "logit-probe": ("scores", 1, False, False, 0),
         "loss": ("scores", 0, False, False, 0),
         "modified-entropy": ("scores", 0, False, False, 0),
+        "partner": ("scores", 0, False, False, 0),  # and the pair partner's outputs (partner=True)
         "population": ("scores", 0, False, True, 0),
         "reference": ("scores", 2, False, False, 0),
         "attack-r": ("scores", 2, False, False, 0),
@@ -92,7 +93,10 @@ def bad_values(declaration):
 
 
 # A parameter whose constraint is not a type, an interval or a set of choices: the attack checks it itself.
-OWN_CHECKS = {("boundary-targeted", "base"): [("boundary-targeted", "it must be another attack")]}
+OWN_CHECKS = {
+    ("boundary-targeted", "base"): [("boundary-targeted", "it must be another attack")],
+    ("boundary-targeted", "selector"): [("model:x", "is not one of references, target, model:<i>")],
+}
 
 
 @pytest.mark.parametrize(("name", "key"), PARAMETERS, ids=[f"{n}.{k}" for n, k in PARAMETERS])
@@ -117,7 +121,15 @@ REFUSED = [
     ("rmia", "gamma", "inf", "inf is not a finite number; give e.g. gamma=1.0"),
     ("rmia", "offline_a", "1.5", "1.5 is not in [0, 1]; give e.g. offline_a=0.0"),
     ("boundary-targeted", "fraction", "0", "0.0 is not in (0, 1]; give e.g. fraction=0.1"),
-    ("boundary-targeted", "selector", "foo", "'foo' is not one of references, target; give e.g. selector=references"),
+    (
+        "boundary-targeted",
+        "selector",
+        "foo",
+        (
+            "'foo' is not one of references, target, model:<i> (i a model index from 0); give e.g. selector=references "
+            "or selector=model:0"
+        ),
+    ),
     ("boundary-targeted", "base", "boundary-targeted", "it must be another attack; give e.g. base=reference"),
     ("shadow", "max_rows", "1", "1 is not in [2, inf); give e.g. max_rows=5000"),
     ("label-only", "budget", "-1", "-1 is not in [0, inf); give e.g. budget=100000"),

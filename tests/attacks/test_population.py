@@ -25,8 +25,9 @@ def class_cube(models=8, examples=900, auxiliary=300, seed=0):
 
 
 def test_population_ranks_members_by_per_class_percentiles(mean_auc):
-    logits, labels, plan = class_cube()
-    scores = scoring.leave_one_out(attacks.create("population"), logits, labels, plan).scores
+    logits, labels, plan = class_cube()  # about 100 auxiliary examples a class: per-class only if asked
+    scores = scoring.leave_one_out(attacks.create("population", {"small_classes": "per-class"}), logits, labels, plan)
+    scores = scores.scores
     assert ((scores >= 0) & (scores <= 1)).all()
     challenge = plan.challenge
     population = np.mean([auc(s[challenge], m[challenge]) for s, m in zip(scores, plan.members)])
@@ -41,7 +42,7 @@ def test_population_compares_only_with_auxiliary_examples_of_the_same_class(scor
     auxiliary = np.arange(9) < 5
     log_probs = np.repeat(np.log1p(-np.exp(log_p)) - np.log(2), 3).reshape(9, 1, 3)  # the rest split evenly
     log_probs[np.arange(9), 0, labels] = log_p
-    scores = score_one("population", log_probs, labels, auxiliary)
+    scores = score_one("population", log_probs, labels, auxiliary, small_classes="per-class")
     # Class 0's auxiliary values are {-3, -1}: -2 beats one of two; -1 ties one (1/2) and beats one.
     # Against all five auxiliary values they would score 1/5 and 1.5/5 instead.
     np.testing.assert_allclose(scores[5:7], [0.5, 0.75])
@@ -80,12 +81,12 @@ def test_population_rules_for_small_classes(score_one, rule, expected):
         np.testing.assert_allclose(scores[:4], [0.25, 0.75 + 1 / 32, 0.25 + 4 / 32, 0.75 + 6 / 32], rtol=1e-15)
 
 
-def test_population_default_is_the_papers_per_class_rule(score_one):
-    assert attacks.create("population").small_classes == "per-class"
+def test_population_default_falls_back_to_one_global_threshold_for_small_classes(score_one):
+    assert attacks.create("population").small_classes == "global"
     log_probs, labels, auxiliary = two_class_case()
     default = score_one("population", log_probs, labels, auxiliary)
     np.testing.assert_array_equal(
-        default, score_one("population", log_probs, labels, auxiliary, small_classes="per-class")
+        default, score_one("population", log_probs, labels, auxiliary, small_classes="global")
     )
 
 
@@ -98,8 +99,8 @@ def test_population_pools_only_the_classes_too_small_for_the_smallest_fpr(score_
     log_p = -rng.exponential(1.0, len(labels))
     log_probs = np.stack([log_p, np.log1p(-np.exp(log_p))], axis=-1)[:, None, :]
     log_probs[labels == 1] = log_probs[labels == 1][..., ::-1]
-    per_class = score_one("population", log_probs, labels, auxiliary)
-    pooled = score_one("population", log_probs, labels, auxiliary, small_classes="global")
+    per_class = score_one("population", log_probs, labels, auxiliary, small_classes="per-class")
+    pooled = score_one("population", log_probs, labels, auxiliary)
     np.testing.assert_array_equal(pooled[labels == 0], per_class[labels == 0])
     in_one = labels == 1
     everyone = np.sort(log_p[auxiliary])

@@ -25,19 +25,6 @@ def cube(plan: MembershipPlan, seed: int = 0):
     return logits, labels
 
 
-def unpaired_plan(seed: int = 0) -> MembershipPlan:
-    """A random membership matrix: each challenge example in 2 to K - 2 of the K models, so that the K - 1
-    references of every target hold it IN and OUT, in unequal numbers; the first examples are auxiliary."""
-    rng = np.random.default_rng(seed)
-    members = np.zeros((MODELS, EXAMPLES), dtype=bool)
-    for n in range(AUXILIARY, EXAMPLES):
-        members[rng.permutation(MODELS)[: rng.integers(2, MODELS - 1)], n] = True
-    return MembershipPlan(members)
-
-
-PLANS = {"paired": MembershipPlan.balanced(MODELS, EXAMPLES, seed=0, auxiliary=AUXILIARY), "unpaired": unpaired_plan()}
-
-
 def p_true(logits, labels):
     """p_y[k][n]: the softmax probability of the true class, averaged over the views."""
     models, examples, views, _ = logits.shape
@@ -98,11 +85,11 @@ def tuned_a(p, members, refs, auxiliary, gamma):
 MODES = {"offline fixed a": {"offline_a": 0.3}, "offline tuned a": {}, "online": {"online": True}}
 
 
-@pytest.mark.parametrize("plan_name", PLANS)
+@pytest.mark.parametrize("plan_name", ["paired", "unpaired"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("gamma", [1.0, 1.5])
-def test_rmia_matches_its_written_formula(plan_name, mode, gamma):
-    plan = PLANS[plan_name]
+def test_rmia_matches_its_written_formula(plan_name, mode, gamma, plans):
+    plan = plans(MODELS, EXAMPLES, AUXILIARY)[plan_name]
     assert plan.paired == (plan_name == "paired")
     logits, labels = cube(plan)
     params = {**MODES[mode], "gamma": gamma}
@@ -122,8 +109,8 @@ def test_rmia_matches_its_written_formula(plan_name, mode, gamma):
         assert len(tuned) > 1  # the case tunes more than one value of a
 
 
-def test_the_unpaired_plan_holds_unequal_in_and_out_counts():
-    plan = PLANS["unpaired"]
+def test_the_unpaired_plan_holds_unequal_in_and_out_counts(plans):
+    plan = plans(MODELS, EXAMPLES, AUXILIARY)["unpaired"]
     refs = plan.references(0)
     counts = plan.members[refs][:, plan.challenge].sum(axis=0)
     assert len(set(counts.tolist())) > 2 and (counts != len(refs) - counts).all()  # K - 1 = 7 references: odd

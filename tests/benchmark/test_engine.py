@@ -108,4 +108,12 @@ def test_learning_rate_schedules():
     assert engine.lr_factor("triangle", 0.25) == pytest.approx(1.0)
     assert engine.lr_factor("triangle", 1.0) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="schedule"):
-        engine.lr_factor("cosine", 0.5)
+        engine.lr_factor("linear", 0.5)
+
+
+def test_the_cosine_schedule_warms_up_over_5_percent_then_decays_to_zero():
+    assert engine.lr_factor("cosine", 0.0) == 0.0
+    assert engine.lr_factor("cosine", 0.025) == pytest.approx(0.5)
+    assert engine.lr_factor("cosine", 0.05) == pytest.approx(1.0)
+    assert engine.lr_factor("cosine", 0.525) == pytest.approx(0.5)
+    assert engine.lr_factor("cosine", 1.0) == pytest.approx(0.0, abs=1e-12)

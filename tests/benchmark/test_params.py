@@ -162,7 +162,7 @@ def test_none_is_read_only_for_optional_parameters():
         {"lr": -1.0},
         {"weight_decay": math.inf},
         {"optimizer": "lamb"},
-        {"schedule": "cosine"},
+        {"schedule": "linear"},
         {"translate": -1},
     ],
 )

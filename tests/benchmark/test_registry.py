@@ -5,6 +5,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -135,6 +136,15 @@ def test_entry_point_components_are_listed_and_creatable(monkeypatch):
     assert created.strength == 0.5
     assert created.name == "third-party"
     assert point.loads == 1  # loaded once, on first read
+
+
+def test_an_entry_points_distribution_and_version_are_its_package(monkeypatch):
+    point = _FakeEntryPoint("third-party", _Beta)
+    point.dist = SimpleNamespace(name="miabench-beta", version="1.2.3")
+    monkeypatch.setattr(registry_module, "entry_points", _fake_entry_points([point], "some.group"))
+    registry = some_registry()
+    registry.register("alpha")(_Alpha)
+    assert registry.package("third-party") == ("miabench-beta", "1.2.3") and registry.package("alpha") is None
 
 
 def test_entry_point_clashing_with_a_registered_name_fails(monkeypatch):

@@ -36,7 +36,7 @@ def with_tpr(variant):
 @pytest.fixture(scope="module")
 def sample(with_tpr) -> list[Entry]:
     adult = [_entry("adult-none-K16-seed0", attack) for attack in ("loss", "lira", "rmia-online")]
-    distress = [_entry("distress-minilm-head-none-K16-seed0", attack) for attack in ("loss", "lira")]
+    distress = [_entry("distress-v2.0-minilm-head-none-K16-seed0", attack) for attack in ("loss", "lira")]
     gpu = with_tpr(adult[0], 0.99, **{"track.name": "gpu"})  # would top cpu/adult if tracks were mixed
     old = with_tpr(adult[0], 0.98, **{"task.version": "0.9"})  # a superseded task version
     weird = with_tpr(adult[1], 0.0, **{"attack.name": "my_attack#1 & 50%"})
@@ -212,3 +212,20 @@ def test_latex_escapes_hostile_names_cell_by_cell(sample, variant, tmp_path):
     rows = build.rows([*sample, hostile]).query("task == 'adult' and track == 'cpu'").to_dict("records")
     shown = columns.shown(rows, apart=True)
     assert len(re.findall(r"(?<!\\)&", line)) == len(shown) - 1  # every cell in its own column
+
+
+def test_an_entry_scored_from_a_published_cube_shows_its_attack_package_and_cube(sample, with_tpr):
+    cube = {"repo": "miabench/signal-cubes", "revision": "0123abcd" * 5, "path": "cpu/adult/none-0", "sha256": "0" * 64}
+    package = {"name": "toy-attack", "version": "0.1"}
+    toy = with_tpr(sample[1], 0.5, **{"attack.name": "toy", "attack.package": package, "cube": cube})
+    table = build.rows([*sample, toy])
+    row = table[table["attack"] == "toy"].iloc[0]
+    assert row["attack_package"] == "toy-attack 0.1" and row["scored_from"] == "cube miabench/signal-cubes@0123abcd"
+    assert row["ranked"] and row["rank"] == 1  # an entry of the setting like any other
+    assert set(table[table["attack"] != "toy"]["attack_package"]) == {""} == set(table["scored_from"][1:])
+    adult = _section(build.markdown([*sample, toy]), "cpu / adult")
+    assert "| attack package" in adult and re.search(
+        r"\| toy +\| toy-attack 0.1 +\| cube miabench/signal-cubes@0123abcd", adult
+    )
+    assert "| scored from" in adult
+    assert "attack package" not in build.markdown(sample)  # shown only where an entry has one

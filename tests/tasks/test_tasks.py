@@ -12,7 +12,7 @@ from miabench.params import declarations
 from miabench.registry import tasks
 
 HUB_TASKS = {"mnist", "fashion-mnist", "cifar10", "adult", "distress", "stress", "support", "toxicity", "hate",
-             "toxicity-davidson"}  # fmt: skip
+             "toxicity-davidson", "depression", "support-dialogue"}  # fmt: skip
 
 
 def metadata(name):

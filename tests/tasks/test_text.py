@@ -37,13 +37,14 @@ def test_each_task_is_its_dataset_record(name):
     )  # fmt: skip
     assert (meta.class_names, meta.flagged_class) == (dataset.class_names, dataset.flagged_class)
     assert meta.revision == (dataset.hub.revision if dataset.hub else None)
-    assert meta.version == "1.0" and meta.model_family == "minilm-head" and meta.default_models == 16
+    assert meta.version == dataset.version and meta.model_family == "minilm-head" and meta.default_models == 16
+    assert meta.validation_share == (0.5 if dataset.recipes else 0.0)
     assert task_class().test_size == dataset.test_size and task_class().population_size == 8000
 
 
 def test_test_sizes_and_highlighted_subgroups():
     assert {name: TASKS[name]().test_size for name in SAFETY_TASKS} == {
-        "distress": 1000, "stress": 600, "selfharm": 400, "support": 260, "toxicity": 1000, "hate": 1000,
+        "distress": 2000, "stress": 600, "selfharm": 400, "support": 260, "toxicity": 1000, "hate": 1000,
         "toxicity-davidson": 1000,
     }  # fmt: skip
     assert TASKS["support"].metadata.highlighted == ("severe",)

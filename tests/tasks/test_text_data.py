@@ -1,5 +1,6 @@
 """The raw text datasets (tasks/text_data.py): real files, synthetic frames, Hub conversions, declared classes."""
 
+import itertools
 import json
 from collections import Counter
 
@@ -22,6 +23,8 @@ from miabench.tasks.text_data import DATASETS, TextData, dedup_texts
 #   toxicity           14,040 of 14,100 tweets         (4,625 offensive)
 #   hate               12,626 of 12,970 tweets         (5,233 hateful)
 #   toxicity-davidson  24,783 of 24,783 tweets         (1,430 hate, 19,190 offensive, 4,163 neither)
+#   depression          7,650 of 7,731 posts           (3,761 depressive, 49.2%); no text carries both labels
+#   support-dialogue    1,300 of 1,300 conversations   (994 severe, 76.5%)
 PLAUSIBLE_SIZES = {
     "distress": (53_000, 54_263),
     "stress": (2_500, 2_929),
@@ -30,13 +33,32 @@ PLAUSIBLE_SIZES = {
     "toxicity": (13_800, 14_100),
     "hate": (12_300, 12_970),
     "toxicity-davidson": (24_500, 24_783),
+    "depression": (7_600, 7_731),
+    "support-dialogue": (1_290, 1_300),
 }
+
+
+class _Loaded(dict):
+    """Each dataset loaded once from the shared data folder, on first use; a test skips when its files are
+    missing there (a data folder from before the dataset was added)."""
+
+    def __init__(self, data_dir):
+        super().__init__()
+        self.data_dir = data_dir
+
+    def __missing__(self, name):
+        try:
+            self[name] = DATASETS[name].load(self.data_dir)
+        except UserError as error:
+            if str(error).startswith("missing data file"):
+                pytest.skip(f"dataset '{name}': {error}")
+            raise
+        return self[name]
 
 
 @pytest.fixture(scope="module")
 def loaded(data_dir):
-    """Every dataset, loaded once from the shared data folder."""
-    return {name: dataset.load(data_dir) for name, dataset in DATASETS.items()}
+    return _Loaded(data_dir)
 
 
 def splits(**columns_by_split):
@@ -197,6 +219,46 @@ def test_selfharm_text_is_title_then_body(data_dir, loaded):
     assert not any(text.endswith("emptypost") for text in data.texts)  # the scrape's placeholder is removed
 
 
+def test_depression_removes_the_duplicate_posts_before_drawing(data_dir, loaded):
+    data = loaded["depression"]
+    frame = text_data.read_depression(data_dir)
+    assert len(frame) == 7731 and frame["is_depressive"].value_counts().to_dict() == {0: 3900, 1: 3831}
+    stripped = frame["text"].str.strip()
+    # 81 rows repeat an earlier post (always with the same label): the first copy of each stays.
+    assert stripped.duplicated().sum() == 81 and len(data) == stripped.nunique() == 7650
+    assert data.ids.tolist() == np.flatnonzero(~stripped.duplicated().to_numpy()).tolist()
+    assert data.texts == stripped[data.ids].tolist()
+    assert data.labels.tolist() == frame["is_depressive"][data.ids].tolist()
+    assert data.class_names[DATASETS["depression"].flagged_class] == "depressive"
+    assert (data.labels == 1).sum() == 3761
+
+
+def test_support_dialogue_is_the_whole_dialogue_labelled_severe(data_dir, loaded):
+    data, support = loaded["support-dialogue"], loaded["support"]
+    records = text_data.read_esconv(data_dir)
+    assert len(data) == len(records) == 1300 and data.ids.tolist() == list(range(1300))
+    assert data.class_names == ("not-severe", "severe") and DATASETS["support-dialogue"].flagged_class == 1
+    # The label is the support task's severe subgroup: initial emotion intensity >= 4.
+    assert data.labels.tolist() == support.severe[np.argsort(support.ids)].astype(int).tolist()
+    assert data.labels.sum() == 994
+    # Every utterance, of both speakers, in order; the seeker's are exactly the support task's text.
+    record = records[0]
+    lines = data.texts[0].split("\n")
+    assert lines[:3] == ["Seeker: Hello good afternoon.", "Supporter: Hi, good afternoon.",
+                         "Seeker: I'm feeling anxious that I am going to lose my job."]  # fmt: skip
+    assert " ".join(line.split(": ", 1)[1] for line in lines) == " ".join(
+        turn["text"].strip() for turn in record["dialog"] if turn["text"].strip()
+    )
+    for text, index in zip(data.texts, data.ids):
+        speakers = [line.split(":", 1)[0] for line in text.split("\n")]
+        assert set(speakers) == {"Seeker", "Supporter"}
+        assert all(a != b for a, b in itertools.pairwise(speakers))  # one line per turn: speakers alternate
+        seeker = "\n".join(line.removeprefix("Seeker: ") for line in text.split("\n") if line.startswith("Seeker: "))
+        assert seeker.replace("\n", " ") == support.texts[int(np.flatnonzero(support.ids == index)[0])].replace(
+            "\n", " "
+        )
+
+
 # --- synthetic frames ---------------------------------------------------------------------------------------
 
 
@@ -274,6 +336,79 @@ def test_support_rejects_a_bad_intensity():
         text_data.support_from_records([esconv_record("anxiety", "n/a", ["hi"])])
 
 
+def test_support_dialogue_merges_a_speakers_consecutive_utterances():
+    record = esconv_record("anxiety", 4, ["I lost my job.", " ", "I feel awful."])
+    record["dialog"] += [{"text": "That sounds hard.", "speaker": "sys"}, {"text": "Yes.", "speaker": "usr"}]
+    calm = esconv_record("sadness", 3, ["A bit down."])
+    data = text_data.support_dialogue_from_records([record, calm, record, esconv_record("fear", 5, ["A bit down."])])
+    assert data.texts[0] == (
+        "Supporter: How can I help?\nSeeker: I lost my job. I feel awful.\nSupporter: That sounds hard.\nSeeker: Yes."
+    )
+    # The repeat of the first dialogue goes (same label); the last two differ in label but not in text: both go.
+    assert data.texts == [data.texts[0]] and data.labels.tolist() == [1] and data.ids.tolist() == [0]
+
+
+def test_support_dialogue_labels_and_bad_records():
+    records = [esconv_record("anxiety", intensity, [f"turn {intensity}"]) for intensity in (1, 2, 3, 4, 5)]
+    assert text_data.support_dialogue_from_records(records).labels.tolist() == [0, 0, 0, 1, 1]
+    with pytest.raises(UserError, match="initial_emotion_intensity"):
+        text_data.support_dialogue_from_records([esconv_record("anxiety", "n/a", ["hi"])])
+    odd = esconv_record("anxiety", 4, ["hi"])
+    odd["dialog"].append({"text": "hello", "speaker": "bot"})
+    with pytest.raises(UserError) as error:
+        text_data.support_dialogue_from_records([odd])
+    assert "conversation 0 has a turn by speaker 'bot'" in str(error.value) and "\n" not in str(error.value)
+
+
+def write_depression_csv(folder, text):
+    (folder / "depression-reddit").mkdir(parents=True, exist_ok=True)
+    path = folder / "depression-reddit" / "depression_dataset_reddit_cleaned.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_depression_reader_on_a_synthetic_csv(tmp_path):
+    # The shared copy's layout: a header, then text (quoted when it holds a comma or a line break) and 0/1.
+    write_depression_csv(
+        tmp_path,
+        "text,is_depressive\n"
+        "i feel empty every day,1\n"
+        '"nothing help, i m tired",1\n'
+        "off to work now,0\n"
+        "  i feel empty every day ,1\n"  # a copy of the first post: dropped
+        '"multi\nline post",0\n'
+        "NA,0\n"  # a post reading NA is a text, not a missing value
+        "same text,1\n"
+        "same text,0\n",  # a text under both labels: every copy dropped
+    )
+    frame = text_data.read_depression(tmp_path)
+    assert frame.columns.tolist() == ["text", "is_depressive"] and frame["is_depressive"].dtype == np.int64
+    data = DATASETS["depression"].check(text_data.depression_from_frame(frame))
+    assert data.texts == [
+        "i feel empty every day",
+        "nothing help, i m tired",
+        "off to work now",
+        "multi\nline post",
+        "NA",
+    ]
+    assert data.labels.tolist() == [1, 1, 0, 0, 0] and data.ids.tolist() == [0, 1, 2, 4, 5]
+    assert data.class_names == ("non-depressive", "depressive")
+
+
+def test_depression_reader_takes_the_kaggle_column_names_and_refuses_bad_files(tmp_path):
+    write_depression_csv(tmp_path, "clean_text,is_depression\nsad post,1\nhappy post,0\n")
+    assert text_data.read_depression(tmp_path).to_dict("list") == {
+        "text": ["sad post", "happy post"], "is_depressive": [1, 0]
+    }  # fmt: skip
+    path = write_depression_csv(tmp_path, "text,label\nsad post,1\n")
+    with pytest.raises(UserError, match=rf"{path} has no column 'is_depressive' \(it has text, label\)"):
+        text_data.read_depression(tmp_path)
+    write_depression_csv(tmp_path, "text,is_depressive\nsad post,yes\n")
+    with pytest.raises(UserError) as error:
+        text_data.read_depression(tmp_path)
+    assert "is damaged" in str(error.value) and "kaggle.com/datasets/infamouscoder" in str(error.value)
+
+
 def test_tweeteval_reader_keeps_unusual_line_breaks(tmp_path):
     folder = tmp_path / "tweeteval" / "hate"
     folder.mkdir(parents=True)
@@ -317,6 +452,17 @@ def test_tweeteval_and_davidson_and_dreaddit_from_hub():
     assert text_data.stress_from_frame(text_data.dreaddit_from_hub(hub)).texts == ["s1 s2"]
 
 
+def test_depression_from_hub_takes_either_column_naming():
+    kaggle = splits(train={"clean_text": ["x", "y"], "is_depression": [0, 1]})
+    shared = datasets.Dataset.from_dict({"text": ["x", "y"], "is_depressive": [0, 1]})  # a lone split
+    for hub in (kaggle, shared):
+        frame = text_data.depression_from_hub(hub)
+        assert frame.to_dict("list") == {"text": ["x", "y"], "is_depressive": [0, 1]}
+        assert frame["is_depressive"].dtype == np.int64
+    with pytest.raises(UserError, match="hugginglearners/reddit-depression-cleaned has no column 'is_depressive'"):
+        text_data.depression_from_hub(splits(train={"text": ["x"], "label": [0]}))
+
+
 def test_hub_frame_names_a_missing_column():
     with pytest.raises(UserError, match="no column 'tweet'"):
         text_data.davidson_from_hub(datasets.Dataset.from_dict({"text": ["a"], "class": [0]}))
@@ -345,6 +491,12 @@ def test_esconv_from_hub_parses_the_json_text_column():
         ("toxicity", splits(train={"text": ["a", "b"], "label": [1, 0]}), (["a", "b"], [1, 0])),
         ("hate", splits(train={"text": ["a", "a"], "label": [1, 0]}), ([], [])),
         ("toxicity-davidson", splits(train={"tweet": ["a", "b"], "class": [2, 0]}), (["a", "b"], [2, 0])),
+        ("depression", splits(train={"clean_text": ["a", "b "], "is_depression": [1, 0]}), (["a", "b"], [1, 0])),
+        (
+            "support-dialogue",
+            splits(train={"text": [json.dumps(esconv_record("fear", 4, ["boo"]))]}),
+            (["Supporter: How can I help?\nSeeker: boo"], [1]),
+        ),
     ],
 )
 def test_datasets_without_a_data_dir_read_the_pinned_hub_copy(monkeypatch, name, hub, expected):
@@ -396,6 +548,14 @@ def test_hub_conversion_matches_the_local_files(data_dir):
     hub = splits(train={"text": [json.dumps(record) for record in records]})
     via_hub = text_data.support_from_records(text_data.esconv_from_hub(hub))
     assert via_hub.texts == DATASETS["support"].load(data_dir).texts
+    via_hub = text_data.support_dialogue_from_records(text_data.esconv_from_hub(hub))
+    assert via_hub.texts == DATASETS["support-dialogue"].load(data_dir).texts
+
+    frame = text_data.read_depression(data_dir)
+    hub = splits(train={"clean_text": frame["text"].tolist(), "is_depression": frame["is_depressive"].tolist()})
+    local = DATASETS["depression"].load(data_dir)
+    via_hub = text_data.depression_from_frame(text_data.depression_from_hub(hub))
+    assert via_hub.texts == local.texts and via_hub.labels.tolist() == local.labels.tolist()
 
 
 def test_unreachable_hub_is_a_user_error(monkeypatch):
@@ -420,6 +580,8 @@ def test_unreachable_hub_is_a_user_error(monkeypatch):
         ("toxicity", "tweeteval/offensive/train_text.txt"),
         ("hate", "tweeteval/hate/train_text.txt"),
         ("toxicity-davidson", "davidson/labeled_data.csv"),
+        ("depression", "depression-reddit/depression_dataset_reddit_cleaned.csv"),
+        ("support-dialogue", "esconv/esconv_train.json"),
     ],
 )
 def test_missing_file_is_a_user_error_naming_it(tmp_path, name, first_file):
@@ -447,7 +609,10 @@ def test_selfharm_without_a_data_dir_asks_for_one():
 
 
 def test_every_dataset_cites_its_authors_by_key():
-    assert set(DATASETS) == {"distress", "stress", "selfharm", "support", "toxicity", "hate", "toxicity-davidson"}
+    assert set(DATASETS) == {
+        "distress", "stress", "selfharm", "support", "toxicity", "hate", "toxicity-davidson", "depression",
+        "support-dialogue",
+    }  # fmt: skip
     first_authors = {
         "distress": ["Demszky"],
         "stress": ["Turcan"],
@@ -456,6 +621,8 @@ def test_every_dataset_cites_its_authors_by_key():
         "toxicity": ["Zampieri", "Barbieri"],
         "hate": ["Basile", "Barbieri"],
         "toxicity-davidson": ["Davidson"],
+        "depression": ["infamouscoder", "kaggle.com/datasets/infamouscoder/depression-reddit-cleaned"],
+        "support-dialogue": ["Liu, Siyang"],
     }
     for name, dataset in DATASETS.items():
         assert dataset.name == name and dataset.citation and dataset.license and dataset.source
@@ -473,6 +640,8 @@ def test_hub_copies_and_their_revisions():
         "toxicity": "cardiffnlp/tweet_eval",
         "hate": "cardiffnlp/tweet_eval",
         "toxicity-davidson": "tdavidson/hate_speech_offensive",
+        "depression": "hugginglearners/reddit-depression-cleaned",
+        "support-dialogue": "thu-coai/esconv",
     }
     assert (hubs["toxicity"].config, hubs["hate"].config, hubs["distress"].config) == (
         "offensive",
@@ -486,4 +655,23 @@ def test_hub_copies_and_their_revisions():
         "toxicity": "b3a375baf0f409c77e6bc7aa35102b7b3534f8be",
         "hate": "b3a375baf0f409c77e6bc7aa35102b7b3534f8be",
         "toxicity-davidson": "adc5fb774614827695774f2dbe0ea8122f6a92b4",
+        "depression": None,  # unpinned: no commit could be verified offline
+        "support-dialogue": None,
     }
+
+
+def test_binary_tasks_say_what_they_stand_in_for():
+    # The tasks of the seed paper's shape (a binary "needs support" classifier) state the stand-in and its limits.
+    for name in ("depression", "support-dialogue"):
+        dataset = DATASETS[name]
+        assert len(dataset.class_names) == 2 and dataset.flagged_class == 1
+        assert "stands in for the paper's" in dataset.description and "needs support" in dataset.description
+    assert "unclear" in DATASETS["depression"].license  # no license the data's provenance would back
+    assert "tweet-like" in DATASETS["depression"].description  # why it is an easy task
+    # The truncation the description states is the families' own.
+    from miabench.tasks.text_models import FAMILIES
+
+    assert (FAMILIES["minilm-head"].max_length, FAMILIES["minilm-finetune"].max_length) == (256, 128)
+    assert "first 256 tokens" in DATASETS["support-dialogue"].description
+    assert "minilm-finetune the first 128" in DATASETS["support-dialogue"].description
+    assert "no benign chat" in DATASETS["support-dialogue"].description  # why severe, not support vs benign
