@@ -95,4 +95,4 @@ def test_small_run_on_the_real_data(data_dir, run_task):
     assert record.track.overrides == {"population_size": 1000, "test_size": 200, "width": 4, "epochs": 3,
                                       "batch_size": 32, "models": 4}  # fmt: skip
     assert record.recipe.flip and record.recipe.translate == 2
-    assert record.utility.test_accuracy.mean > 0.15  # above chance (0.1) after three epochs
+    assert record.utility.test_accuracy.mean > 0.12  # above chance (0.1): 800 predictions, SE about 0.011
