@@ -35,9 +35,10 @@ class LoggedDefense(NoDefense):
     fail_always: int = -1
 
     def fit(self, job):
-        attempts = attempted(self.log) + [list(job.indices)]
-        Path(self.log).write_text("".join(json.dumps(group) + "\n" for group in attempts))
-        if self.fail_always in job.indices or (self.fail_first in job.indices and attempts.count(job.indices) == 1):
+        with open(self.log, "a") as handle:  # one small append: workers training at once each add their line
+            handle.write(json.dumps(list(job.indices)) + "\n")
+        tries = attempted(self.log).count(list(job.indices))
+        if self.fail_always in job.indices or (self.fail_first in job.indices and tries == 1):
             raise RuntimeError(f"a simulated crash training models {list(job.indices)}")
         return super().fit(job)
 

@@ -5,7 +5,9 @@
 2. the same training as Ray tasks on a local Ray instance of one worker (``ray.init(num_cpus=1)``): its
    ratio to (1) is Ray's overhead (starting workers, importing torch in them, shipping the population);
 3. the same on two workers (``num_cpus=2``): the ratio of (2) to (3) is what a second worker buys on a
-   CPU-bound task (2.0 at best, less when other work shares the cores).
+   CPU-bound task (2.0 at best, less when other work shares the cores);
+4. what a second plain process buys on the machine at that moment (two pure-Python spins at once against
+   one), without Ray, to read (3)'s ratio against.
 
 Each configuration trains afresh into its own cache; the signals of all three are checked to be identical.
 The time to start each Ray instance is reported apart from the training's.
@@ -53,6 +55,30 @@ def train(setup: Setup, executor, cache: Path, groups: int) -> tuple[float, np.n
     return time.perf_counter() - started, signals.logits
 
 
+def spin(_: int = 0) -> float:
+    started, total = time.perf_counter(), 0
+    for i in range(20_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
+def capacity() -> float:
+    """What a second process buys on this machine now, without Ray: the wall time of one pure-Python
+    spin over that of two at once, each in its own process (2.0 on two idle cores; less when other
+    work shares them), so the Ray workers' ratio can be read against it."""
+    import concurrent.futures
+
+    with concurrent.futures.ProcessPoolExecutor(2) as pool:
+        list(pool.map(spin, range(2)))  # start both processes first
+        started = time.perf_counter()
+        pool.submit(spin).result()
+        one = time.perf_counter() - started
+        started = time.perf_counter()
+        list(pool.map(spin, range(2)))
+        two = time.perf_counter() - started
+    return 2 * one / two
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="location")
@@ -82,12 +108,14 @@ def main() -> None:
             seconds, logits[workers] = train(setup, executors.RayExecutor(), cache, args.models_per_group)
             ray.shutdown()
             rows[f"ray, {workers} worker{'s' * (workers > 1)}"] = {"start_s": start, "train_s": seconds}
+    parallel = capacity()
     identical = all(np.array_equal(logits["local"], other) for other in logits.values())
     alone, one, two = (row["train_s"] for row in rows.values())
     figures = {
         "task": args.task, "models": args.models, "units": units, "epochs": args.epochs,
         "cpus": os.cpu_count(), "load_average": os.getloadavg(), "rows": rows,
         "ray_overhead_ratio": one / alone, "one_vs_two_workers_ratio": one / two, "identical_signals": identical,
+        "two_processes_speedup_without_ray": parallel,
     }  # fmt: skip
     print(f"{args.task}, K = {args.models} in {units} units, {args.epochs} epochs; {os.cpu_count()} CPUs, load "
           f"{figures['load_average'][0]:.1f}")  # fmt: skip
@@ -96,6 +124,7 @@ def main() -> None:
     print(f"  Ray overhead (1 worker / local, training): {figures['ray_overhead_ratio']:.2f}x")
     print(f"  1 vs 2 Ray workers (wall-time ratio):      {figures['one_vs_two_workers_ratio']:.2f}x")
     print(f"  identical signals on all three:            {identical}")
+    print(f"  two plain processes vs one, no Ray:        {parallel:.2f}x (what this machine gives a second worker now)")
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2))
 
