@@ -16,6 +16,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from miabench import formats, record
+from miabench.registry import tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = Path("docs/boundary-targeted-reproduction.md")
@@ -66,7 +67,7 @@ STUDIES = (
     Study("distress", "minilm-head", "2.0", "class:distress"),
     Study("distress", "ngram-mlp", "2.0", "class:distress"),
 )
-# Tasks whose recipes are being tuned (issue 15, deliverable 1): they join STUDIES at their v2.
+# Tasks still to study: being tuned (issue 15, deliverable 1), or tuned with their runs to make; each joins STUDIES.
 PENDING = (
     ("stress", "Dreaddit; flagged = stress"),
     ("selfharm", "flagged = self-harm"),
@@ -210,7 +211,10 @@ def settings_table(records: Records) -> str:
         rows.append([study.task, study.family, rec.task.version, "tuned", spread(util.test_accuracy),
                      spread(util.balanced_accuracy), spread(util.recall["flagged"]), f"`{study.folder()}`"])  # fmt: skip
     for task, what in PENDING:
-        rows.append([task, "minilm-head, ngram-mlp", "v2 pending", f"recipe not yet tuned ({what})", "", "", "", ""])
+        meta = tasks.entry(task).component_class.metadata
+        status = "tuned, runs not yet made" if meta.validation_share else "recipe not yet tuned"
+        version = meta.version if meta.validation_share else "v2 pending"
+        rows.append([task, "minilm-head, ngram-mlp", version, f"{status} ({what})", "", "", "", ""])
     headers = ["task", "family", "version", "status", "test accuracy %", "balanced accuracy %", "flagged recall %",
                "records"]  # fmt: skip
     return tabulate(rows, headers=headers, tablefmt="github")

@@ -43,7 +43,7 @@ class TopK(Defense):
         if self.k >= classes:
             raise UserError(
                 f"defense 'top-k': k = {self.k} keeps all {classes} classes of this task and so changes nothing; "
-                f"give k < {classes}, e.g. 3"
+                f"give k < {classes}, e.g. --param top-k.k={max(1, min(3, classes - 1))}"
             )
         log_probs = log_softmax(logits.astype(np.float64), axis=-1)
         # A stable sort of the negated values ranks ties by index, as argmax does: the top class stays first.

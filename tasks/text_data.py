@@ -649,8 +649,13 @@ DATASETS = {
             pool=stress_from_frame,
             # Unpinned: no commit of the Hub copy could be verified offline.
             hub=HubCopy(DREADDIT_HUB, None, dreaddit_from_hub),
-            test_size=600,  # of about 3k posts
+            test_size=600,  # of about 3k posts; half of it the validation split
             pinned_data={"cpu": DataPin(2118, "2fd02a90d8e3ac7f2ff50efa2aeb4c20e30508039b764b5d95666f9028caca70")},
+            version="2.0",  # tuned recipes (docs/recipes.md) and a validation split
+            recipes={
+                "minilm-head": Recipe(epochs=30, batch_size=128, lr=3e-4),
+                "ngram-mlp": Recipe(epochs=20, batch_size=128, lr=3e-4, weight_decay=1e-4, balanced_batches=True),
+            },
         ),
         TextDataset(
             name="selfharm",

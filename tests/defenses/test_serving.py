@@ -79,3 +79,6 @@ def test_top_k_serves_only_the_k_largest_probabilities(runs_of):
         assert np.allclose(np.sort(served, -1)[..., -k:], top, atol=1e-5)  # served unchanged
     with pytest.raises(UserError, match="changes nothing"):
         defenses.create("top-k", {"k": "30"}).observe(signals.logits, signals.labels, None, np.arange(K))
+    binary = signals.logits[..., :2]
+    with pytest.raises(UserError, match=r"give k < 2, e.g. --param top-k.k=1$"):  # a value it accepts
+        defenses.create("top-k", {"k": "3"}).observe(binary, signals.labels % 2, None, np.arange(K))
