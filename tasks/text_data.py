@@ -762,8 +762,13 @@ DATASETS = {
             read_local=read_depression,
             pool=depression_from_frame,
             hub=HubCopy(DEPRESSION_HUB, None, depression_from_hub),
-            test_size=1000,  # of 7.65k posts
+            test_size=1000,  # of 7.65k posts; half of it the validation split
             pinned_data={"cpu": DataPin(6650, "5faaa1383a8c4714a0a13ac9b191df7c010da8cf3ee72fd5af61dcf466425029")},
+            version="2.0",  # tuned recipes (docs/recipes.md) and a validation split
+            recipes={
+                "minilm-head": Recipe(epochs=10, batch_size=128, lr=3e-4, weight_decay=1e-3),
+                "ngram-mlp": Recipe(epochs=5, batch_size=128, lr=1e-3, weight_decay=1e-3, balanced_batches=True),
+            },
         ),
         TextDataset(
             name="support-dialogue",

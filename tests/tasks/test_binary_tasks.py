@@ -37,7 +37,7 @@ def test_each_is_a_registered_binary_safety_task(name):
     assert tasks.entry(name).component_class is task_class and issubclass(task_class, TextTask)
     assert meta.num_classes == 2 and meta.flagged_class == 1 and meta.highlighted == ("flagged",)
     assert meta.description == DATASETS[name].description and "stands in for" in meta.description
-    assert meta.pin("cpu") is not None and meta.version == "1.0" and meta.default_models == 16
+    assert meta.pin("cpu") is not None and meta.version == DATASETS[meta.name].version and meta.default_models == 16
 
 
 def test_what_each_task_is():
