@@ -710,6 +710,11 @@ DATASETS = {
             pool=tweeteval_from_frame,
             hub=HubCopy(TWEETEVAL_HUB, TWEETEVAL_REVISION, tweeteval_from_hub, "offensive"),
             pinned_data={"cpu": DataPin(8000, "92c2f20f7aca79c5afd5aad3cc1de97f4f11572b82adbac8ff3f5d515afb513b")},
+            version="2.0",  # tuned recipes (docs/recipes.md) and a validation split of the 1,000 held out
+            recipes={
+                "minilm-head": Recipe(epochs=30, batch_size=128, lr=1e-3, weight_decay=1e-4, balanced_batches=True),
+                "ngram-mlp": Recipe(epochs=20, batch_size=128, lr=3e-4, weight_decay=1e-3, balanced_batches=True),
+            },
         ),
         TextDataset(
             name="hate",
@@ -787,8 +792,13 @@ DATASETS = {
             pool=support_dialogue_from_records,
             # Unpinned: no commit of the Hub copy could be verified offline.
             hub=HubCopy(ESCONV_HUB, None, esconv_from_hub),
-            test_size=260,  # of 1.3k conversations, as support
+            test_size=260,  # of 1.3k conversations, as support; half of it the validation split
             pinned_data={"cpu": DataPin(1040, "80593cdbd6a6daba39f6137ca3dcaa31b9c9d9cb2f2350cd397025b7cc870248")},
+            version="2.0",  # tuned recipes (docs/recipes.md) and a validation split
+            recipes={
+                "minilm-head": Recipe(epochs=30, batch_size=128, lr=1e-3, weight_decay=1e-4, balanced_batches=True),
+                "ngram-mlp": Recipe(epochs=20, batch_size=128, lr=1e-3, weight_decay=1e-3, balanced_batches=True),
+            },
         ),
     )
 }
