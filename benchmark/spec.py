@@ -202,16 +202,21 @@ def component_classes(spec: RunSpec) -> dict[str, type]:
 CONFIG_KEYS = {f.name for f in dataclasses.fields(RunSpec)} | {"family"}
 
 
+def read_toml(path: Path, kind: str, example: str) -> dict:
+    """A TOML file's table, or one line naming the problem: ``kind`` says what the file is, ``example`` a valid one."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UserError(f"cannot read the {kind} file {path} ({error.strerror}); give the path of a .toml file")
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{path} is not valid TOML ({error}); see {example}") from None
+
+
 def read_config(path: Path) -> dict:
     """The fields of a TOML config file (those of RunSpec, plus ``family``), with ``params``
     flattened into ``key = value`` assignments: ``[params.lira] online = false`` is ``lira.online``."""
     path = Path(path)
-    try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UserError(f"cannot read the config file {path} ({error.strerror}); give the path of a .toml file")
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{path} is not valid TOML ({error}); see examples/quickstart.toml") from None
+    config = read_toml(path, "config", "examples/quickstart.toml")
     unknown = sorted(set(config) - CONFIG_KEYS)
     if unknown:
         hint = difflib.get_close_matches(unknown[0], CONFIG_KEYS, n=1)

@@ -38,8 +38,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomllib
-
 from miabench import runner, spec
 from miabench.errors import UserError
 
@@ -84,12 +82,7 @@ def read(path: Path, **machine) -> Suite:
     """The suite a TOML file declares; ``machine`` sets the fields of every run that the file may not
     (data_dir, cache_dir, progress) and overrides its out, by, executor and address when given."""
     path = Path(path)
-    try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UserError(f"cannot read the suite file {path} ({error.strerror}); give the path of a .toml file")
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{path} is not valid TOML ({error}); see examples/suite-cpu.toml") from None
+    config = spec.read_toml(path, "suite", "examples/suite-cpu.toml")
     refuse_unknown(str(path), config, KEYS)
     overrides = {key: machine.pop(key) for key in ("out", "by", "executor", "address") if key in machine}
     config |= {key: value for key, value in overrides.items() if value is not None}
