@@ -731,6 +731,11 @@ DATASETS = {
             pool=tweeteval_from_frame,
             hub=HubCopy(TWEETEVAL_HUB, TWEETEVAL_REVISION, tweeteval_from_hub, "hate"),
             pinned_data={"cpu": DataPin(8000, "fdaf1f3d0e701c6e9acd0b66f9530631bced6d9b699e77196f1e6c68562a3e74")},
+            version="2.0",  # tuned recipes (docs/recipes.md) and a validation split of the 1,000 held out
+            recipes={
+                "minilm-head": Recipe(epochs=30, batch_size=128, lr=1e-3, weight_decay=1e-3, balanced_batches=True),
+                "ngram-mlp": Recipe(epochs=5, batch_size=128, lr=1e-3, weight_decay=1e-4, balanced_batches=True),
+            },
         ),
         TextDataset(
             name="toxicity-davidson",
