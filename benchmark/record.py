@@ -19,7 +19,7 @@ import math
 import platform
 import subprocess
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, model_serializer
@@ -55,6 +55,17 @@ Interval = Annotated[list[float], Field(min_length=2, max_length=2)]
 
 class Schema(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
+    # Fields added after records were first hashed: left out of the dump at their default, so that every
+    # earlier record and entry dumps (and hashes, for the ledger) as written.
+    STATED_WHEN_SET: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _stated_when_set(self, handler):
+        data = handler(self)
+        for name in self.STATED_WHEN_SET:
+            if name in data and data[name] == type(self).model_fields[name].default:
+                del data[name]
+        return data
 
 
 class Software(Schema):
@@ -99,15 +110,7 @@ class ThreatModelInfo(Schema):
     # Added after records were first hashed, so each is stated only when set (earlier records dump as written).
     partner: bool = False  # sees the target's pair partner's outputs (never its membership)
     fixed_model: int | None = None  # sees this one model's outputs for every target (e.g. a fixed selector)
-
-    @model_serializer(mode="wrap")
-    def _stated_when_set(self, handler):
-        data = handler(self)
-        if data.get("partner") is False:
-            del data["partner"]
-        if "fixed_model" in data and data["fixed_model"] is None:
-            del data["fixed_model"]
-        return data
+    STATED_WHEN_SET = ("partner", "fixed_model")
 
 
 class Package(Schema):
@@ -123,13 +126,7 @@ class AttackInfo(Schema):
     # The package that installed a third-party attack (a ``miabench.attacks`` entry point); a built-in has none.
     # Added after records were first hashed, so stated only when set (earlier records dump as written).
     package: Package | None = None
-
-    @model_serializer(mode="wrap")
-    def _package_when_installed(self, handler):
-        data = handler(self)
-        if "package" in data and data["package"] is None:
-            del data["package"]
-        return data
+    STATED_WHEN_SET = ("package",)
 
 
 class Summary(Schema):
@@ -153,14 +150,7 @@ class Metrics(Schema):
     # What the CIs resample: targets, or the pairs of models of a paired plan (which share references).
     # Stated only for pairs: a record without it resampled targets, as every record before the unit did.
     ci_unit: Literal["targets", "pairs"] = "targets"
-
-    @model_serializer(mode="wrap")
-    def _unit_when_pairs(self, handler):
-        """Leave the default unit out, so that older records dump (and hash, for the ledger) as written."""
-        data = handler(self)
-        if data.get("ci_unit") == "targets":
-            del data["ci_unit"]
-        return data
+    STATED_WHEN_SET = ("ci_unit",)
 
 
 class TargetTpr(Schema):
@@ -202,13 +192,7 @@ class Utility(Schema):
     # Each model's lowest class recall (measure.utility_of_predictions). Added after records were first hashed,
     # so stated only when set (earlier records dump, and hash, as written).
     worst_class_recall: Spread | None = None
-
-    @model_serializer(mode="wrap")
-    def _worst_when_stated(self, handler):
-        data = handler(self)
-        if "worst_class_recall" in data and data["worst_class_recall"] is None:
-            del data["worst_class_recall"]
-        return data
+    STATED_WHEN_SET = ("worst_class_recall",)
 
 
 class Audit(Schema):
@@ -303,19 +287,7 @@ class Record(Schema):
     caveats: list[str] = []
     cube: CubeSource | None = None  # the signal cube it was scored from; None: the run trained (or cached) its models
     audit: Audit | None = None  # the epsilon lower bound its scores imply (miabench.audit)
-
-    @model_serializer(mode="wrap")
-    def _stated_when_set(self, handler):
-        data = handler(self)
-        if "selection" in data and data["selection"] is None:
-            del data["selection"]
-        if data.get("caveats") == []:
-            del data["caveats"]
-        if "cube" in data and data["cube"] is None:
-            del data["cube"]
-        if "audit" in data and data["audit"] is None:
-            del data["audit"]
-        return data
+    STATED_WHEN_SET = ("selection", "caveats", "cube", "audit")
 
     def summary(self) -> dict:
         """The headline metrics as one flat row (what ``Results.frame()`` shows)."""
